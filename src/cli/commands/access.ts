@@ -1,0 +1,4 @@
+export async function run(_args: string[]): Promise<number> {
+  console.error('jitgate access: not available in this build yet');
+  return 1;
+}
