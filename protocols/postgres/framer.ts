@@ -1,0 +1,108 @@
+/**
+ * Cursor-based framing of a PostgreSQL byte stream (Protocol §55.2 "Message Flow",
+ * §55.7 "Message Formats"). Complete messages are handed out as views into the chunk
+ * they arrived in; only a message that spans chunks is copied, once, into a buffer of
+ * its exact size. Lengths are checked before any allocation.
+ */
+
+export class FrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+/**
+ * Called for each whole message: `buf[start, end)` is the entire message including its
+ * type byte (typed phase) and length. `type` is 0 for untyped startup-phase messages.
+ */
+export type MessageHandler = (type: number, buf: Buffer, start: number, end: number) => void;
+
+export class Framer {
+  /** Untyped messages (StartupMessage, SSLRequest, CancelRequest…) until set to false. */
+  startup: boolean;
+  /** Largest accepted message, in bytes including the header. Lower it before authentication. */
+  maxLength: number;
+
+  private readonly header = Buffer.allocUnsafe(5);
+  private headerFilled = 0;
+  private partial: Buffer | null = null;
+  private partialFilled = 0;
+
+  constructor(opts: { startup?: boolean; maxLength: number }) {
+    this.startup = opts.startup ?? false;
+    this.maxLength = opts.maxLength;
+  }
+
+  /** Bytes of an incomplete message held back from the last push. */
+  get buffered(): number {
+    return this.partial ? this.partialFilled : this.headerFilled;
+  }
+
+  push(chunk: Buffer, onMessage: MessageHandler): void {
+    let pos = 0;
+    const len = chunk.length;
+    if (this.headerFilled > 0 || this.partial) {
+      pos = this.continuePartial(chunk, onMessage);
+      if (pos < 0) return;
+    }
+    const headerSize = this.startup ? 4 : 5;
+    while (pos < len) {
+      if (len - pos < headerSize) {
+        chunk.copy(this.header, 0, pos, len);
+        this.headerFilled = len - pos;
+        return;
+      }
+      const total = this.messageSize(chunk, pos);
+      if (len - pos >= total) {
+        onMessage(this.startup ? 0 : chunk[pos]!, chunk, pos, pos + total);
+        pos += total;
+      } else {
+        const msg = Buffer.allocUnsafe(total);
+        chunk.copy(msg, 0, pos, len);
+        this.partial = msg;
+        this.partialFilled = len - pos;
+        return;
+      }
+    }
+  }
+
+  /** Completes a message begun in an earlier chunk. Returns the next unread position, or -1 when the chunk was used up. */
+  private continuePartial(chunk: Buffer, onMessage: MessageHandler): number {
+    let pos = 0;
+    if (!this.partial) {
+      const headerSize = this.startup ? 4 : 5;
+      const need = headerSize - this.headerFilled;
+      const take = Math.min(need, chunk.length);
+      chunk.copy(this.header, this.headerFilled, 0, take);
+      this.headerFilled += take;
+      pos = take;
+      if (this.headerFilled < headerSize) return -1;
+      const total = this.messageSize(this.header, 0);
+      this.partial = Buffer.allocUnsafe(total);
+      this.header.copy(this.partial, 0, 0, headerSize);
+      this.partialFilled = headerSize;
+      this.headerFilled = 0;
+    }
+    const msg = this.partial;
+    const take = Math.min(msg.length - this.partialFilled, chunk.length - pos);
+    chunk.copy(msg, this.partialFilled, pos, pos + take);
+    this.partialFilled += take;
+    pos += take;
+    if (this.partialFilled < msg.length) return -1;
+    this.partial = null;
+    this.partialFilled = 0;
+    onMessage(this.startup ? 0 : msg[0]!, msg, 0, msg.length);
+    return pos;
+  }
+
+  private messageSize(buf: Buffer, pos: number): number {
+    const declared = buf.readInt32BE(this.startup ? pos : pos + 1);
+    if (declared < 4) throw new FrameError(`invalid message length ${declared}`);
+    const total = this.startup ? declared : declared + 1;
+    if (total > this.maxLength) {
+      throw new FrameError(`message of ${total} bytes exceeds the limit of ${this.maxLength}`);
+    }
+    return total;
+  }
+}
