@@ -15,8 +15,10 @@ export class FrameError extends Error {
 /**
  * Called for each whole message: `buf[start, end)` is the entire message including its
  * type byte (typed phase) and length. `type` is 0 for untyped startup-phase messages.
+ * Returning `false` stops framing after this message: `push` then returns how many bytes
+ * of the chunk it consumed, and the caller pushes the rest later.
  */
-export type MessageHandler = (type: number, buf: Buffer, start: number, end: number) => void;
+export type MessageHandler = (type: number, buf: Buffer, start: number, end: number) => void | boolean;
 
 export class Framer {
   /** Untyped messages (StartupMessage, SSLRequest, CancelRequest…) until set to false. */
@@ -28,6 +30,7 @@ export class Framer {
   private headerFilled = 0;
   private partial: Buffer | null = null;
   private partialFilled = 0;
+  private stopped = false;
 
   constructor(opts: { startup?: boolean; maxLength: number }) {
     this.startup = opts.startup ?? false;
@@ -39,32 +42,39 @@ export class Framer {
     return this.partial ? this.partialFilled : this.headerFilled;
   }
 
-  push(chunk: Buffer, onMessage: MessageHandler): void {
+  /** Frames `chunk`; returns the bytes consumed (all of them unless a handler returned false). */
+  push(chunk: Buffer, onMessage: MessageHandler): number {
     let pos = 0;
     const len = chunk.length;
     if (this.headerFilled > 0 || this.partial) {
       pos = this.continuePartial(chunk, onMessage);
-      if (pos < 0) return;
+      if (pos < 0) return len;
+      if (this.stopped) {
+        this.stopped = false;
+        return pos;
+      }
     }
     const headerSize = this.startup ? 4 : 5;
     while (pos < len) {
       if (len - pos < headerSize) {
         chunk.copy(this.header, 0, pos, len);
         this.headerFilled = len - pos;
-        return;
+        return len;
       }
       const total = this.messageSize(chunk, pos);
       if (len - pos >= total) {
-        onMessage(this.startup ? 0 : chunk[pos]!, chunk, pos, pos + total);
+        const go = onMessage(this.startup ? 0 : chunk[pos]!, chunk, pos, pos + total);
         pos += total;
+        if (go === false) return pos;
       } else {
         const msg = Buffer.allocUnsafe(total);
         chunk.copy(msg, 0, pos, len);
         this.partial = msg;
         this.partialFilled = len - pos;
-        return;
+        return len;
       }
     }
+    return len;
   }
 
   /** Completes a message begun in an earlier chunk. Returns the next unread position, or -1 when the chunk was used up. */
@@ -92,7 +102,7 @@ export class Framer {
     if (this.partialFilled < msg.length) return -1;
     this.partial = null;
     this.partialFilled = 0;
-    onMessage(this.startup ? 0 : msg[0]!, msg, 0, msg.length);
+    this.stopped = onMessage(this.startup ? 0 : msg[0]!, msg, 0, msg.length) === false;
     return pos;
   }
 
