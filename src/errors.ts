@@ -21,13 +21,21 @@ export class JitError extends Error {
   readonly code: ErrorCode;
   /** Safe for the client: never contains a secret. */
   readonly clientMessage: string;
+  /** Safe extra detail for the client. */
   readonly detail?: string;
-  constructor(code: ErrorCode, clientMessage: string, opts: { detail?: string; cause?: unknown } = {}) {
+  /** An upstream PostgreSQL error's own SQLSTATE, passed through instead of the code's default. */
+  readonly sqlstate?: string;
+  constructor(
+    code: ErrorCode,
+    clientMessage: string,
+    opts: { detail?: string; cause?: unknown; sqlstate?: string } = {},
+  ) {
     super(clientMessage, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'JitError';
     this.code = code;
     this.clientMessage = clientMessage;
     this.detail = opts.detail;
+    this.sqlstate = opts.sqlstate;
   }
 }
 

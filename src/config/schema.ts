@@ -42,7 +42,7 @@ const target = z.strictObject({
   roles: z.record(z.string().min(1), z.array(identifier).min(1)),
   /** Role that receives objects an ephemeral user created (default: the profile's first role). */
   owner: identifier.optional(),
-  tls: upstreamTls.default({ mode: 'disable' }),
+  tls: upstreamTls.prefault({}),
   /** Max connections the admin pool keeps open to this target. */
   adminPoolSize: z.number().int().min(1).max(64).default(4),
 });
@@ -84,7 +84,7 @@ export const configSchema = z.strictObject({
       require: z.boolean().default(false),
     })
     .refine((t) => !!t.cert === !!t.key, { message: 'tls.cert and tls.key go together' })
-    .default({ require: false }),
+    .prefault({}),
   auth: z.strictObject({
     issuer: z.string().min(1).default('jitgate'),
     signingKeys: z.string().optional(),
@@ -97,14 +97,14 @@ export const configSchema = z.strictObject({
   targets: z.record(z.string().min(1).max(63), target).refine((t) => Object.keys(t).length > 0, {
     message: 'at least one target is required',
   }),
-  masking: masking.default({ rules: [], detectors: [], exempt: [] }),
+  masking: masking.prefault({}),
   recordings: z
     .strictObject({
       dir: z.string().default('./recordings'),
       enabled: z.boolean().default(true),
     })
-    .default({ dir: './recordings', enabled: true }),
-  limits: limits.default({} as never),
+    .prefault({}),
+  limits: limits.prefault({}),
   /** Stable name of this proxy instance; the reaper drops only its own leftovers. Default: hostname + listen ports. */
   instance: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).optional(),
   log: z
@@ -112,7 +112,7 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       file: z.string().optional(),
     })
-    .default({ level: 'info' }),
+    .prefault({}),
   state: z.strictObject({ redis: z.string().optional(), dir: z.string().optional() }).optional(),
   policy: z.string().optional(),
 });

@@ -1,0 +1,102 @@
+/**
+ * Pull-style reading of whole messages during login (client handshake, upstream
+ * authentication). Not for the relay's hot path, which frames in push style.
+ */
+import type { Duplex } from 'node:stream';
+import { Framer, FrameError } from '../../../protocols/postgres/index.js';
+
+export interface Message {
+  type: number;
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
+export class MessageStream {
+  readonly framer: Framer;
+  private queue: Message[] = [];
+  private waiter: { resolve: (m: Message) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+  private ended = false;
+  private readonly onData = (chunk: Buffer) => this.push(chunk);
+  private readonly onEnd = () => this.fail(new Error('connection closed'));
+  private readonly onError = (e: Error) => this.fail(e);
+
+  constructor(
+    readonly socket: Duplex,
+    framer: Framer,
+  ) {
+    this.framer = framer;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onEnd);
+    socket.on('error', this.onError);
+  }
+
+  /** Whole messages not yet read plus bytes of a partial one. */
+  get pendingBytes(): number {
+    return this.queue.reduce((n, m) => n + (m.end - m.start), 0) + this.framer.buffered;
+  }
+
+  private push(chunk: Buffer): void {
+    try {
+      this.framer.push(chunk, (type, buf, start, end) => {
+        this.queue.push({ type, buf, start, end });
+      });
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
+    this.deliver();
+  }
+
+  private fail(e: Error): void {
+    if (this.failure || this.ended) return;
+    this.failure = e;
+    this.deliver();
+  }
+
+  private deliver(): void {
+    if (!this.waiter) return;
+    const w = this.waiter;
+    const m = this.queue.shift();
+    if (m) {
+      this.waiter = null;
+      w.resolve(m);
+    } else if (this.failure) {
+      this.waiter = null;
+      w.reject(this.failure);
+    }
+  }
+
+  next(): Promise<Message> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** Stops listening; returns the messages read but not consumed. */
+  detach(): Message[] {
+    this.ended = true;
+    this.socket.pause();
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onEnd);
+    this.socket.off('error', this.onError);
+    const rest = this.queue;
+    this.queue = [];
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.reject(new Error('message stream detached'));
+    }
+    return rest;
+  }
+}
+
+export function isFrameError(e: unknown): e is FrameError {
+  return e instanceof FrameError;
+}

@@ -1,0 +1,364 @@
+/**
+ * The session's hot path: two pumps, one per direction, each framing its source and
+ * forwarding untouched messages as contiguous views in one corked write per read.
+ * Decoded only what policy needs: Query/Parse/Bind/Describe/Execute/Close/Sync from the
+ * client (statement hooks, result tracking), RowDescription/DataRow and friends from the
+ * server when masking applies. Backpressure: a pump stops reading while its destination
+ * or an observer is full.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  Backend,
+  Framer,
+  Frontend,
+  decodeBind,
+  decodeDataRow,
+  decodeDescribeOrClose,
+  decodeExecute,
+  decodeParse,
+  decodeQuery,
+  decodeRowDescription,
+  encode,
+  type FieldDescription,
+} from '../../../protocols/postgres/index.js';
+import { BatchWriter } from '../../engine/batch-writer.js';
+import { JitError, asJitError } from '../../errors.js';
+import type {
+  ColumnInfo,
+  Direction,
+  FrameObserver,
+  RelayContext,
+  ResultMasker,
+} from '../../engine/types.js';
+import type { Message } from './message-stream.js';
+import { ResultTracker } from './result-tracker.js';
+import { errorResponseFor } from './errors.js';
+
+type Handler = (type: number, buf: Buffer, start: number, end: number) => void | boolean;
+
+/** Reads one socket, frames it, lets `handle` pass/rewrite each message into `out`. */
+class Pump {
+  private stash: Buffer | null = null;
+  private waiting = 0; // reasons not to read: 1 destination full, 2 observer full, 4 async work
+  private finished = false;
+  readonly out: BatchWriter;
+  onEnd: (why: string, err?: unknown) => void = () => undefined;
+
+  constructor(
+    readonly name: Direction,
+    private readonly source: Duplex,
+    private readonly dest: Duplex,
+    private readonly framer: Framer,
+    private readonly observers: readonly FrameObserver[],
+    private readonly handle: Handler,
+  ) {
+    this.out = new BatchWriter(dest, name, observers);
+  }
+
+  start(pending: Message[]): void {
+    this.source.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.source.on('end', () => this.end(`${this.name} closed the connection`));
+    this.source.on('close', () => this.end(`${this.name} connection closed`));
+    this.source.on('error', (e) => this.end(`${this.name} connection failed`, e));
+    this.dest.on('drain', () => this.unblock(1));
+    try {
+      for (const m of pending) {
+        if (this.handle(m.type, m.buf, m.start, m.end) === false) {
+          throw new Error('asynchronous work during login is not supported');
+        }
+      }
+      this.flush();
+    } catch (e) {
+      this.end('invalid message', e);
+      return;
+    }
+    this.source.resume();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.waiting !== 0 || this.stash) {
+      // A read that raced with pause(): keep order by queueing behind the stash.
+      this.stash = this.stash ? Buffer.concat([this.stash, chunk]) : chunk;
+      this.source.pause();
+      return;
+    }
+    this.process(chunk);
+  }
+
+  private process(chunk: Buffer): void {
+    let consumed: number;
+    try {
+      consumed = this.framer.push(chunk, this.handle);
+    } catch (e) {
+      this.flush();
+      this.end('invalid message', e);
+      return;
+    }
+    if (consumed < chunk.length) this.stash = chunk.subarray(consumed);
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.out.flush()) this.block(1);
+    for (const o of this.observers) {
+      if (o.failure) {
+        this.end('recording failed', new JitError('recording_failed', 'session recording failed: the session ends'));
+        return;
+      }
+      if (!o.ready) {
+        this.block(2);
+        o.onReady(() => this.unblock(2));
+      }
+    }
+  }
+
+  block(reason: number): void {
+    if (this.waiting === 0) this.source.pause();
+    this.waiting |= reason;
+  }
+
+  unblock(reason: number): void {
+    if (!(this.waiting & reason)) return;
+    this.waiting &= ~reason;
+    if (this.waiting !== 0 || this.finished) return;
+    const s = this.stash;
+    this.stash = null;
+    if (s) this.process(s);
+    if (this.waiting === 0 && !this.stash && !this.finished) this.source.resume();
+  }
+
+  /** Runs async work (e.g. resolving masking rules); reading resumes after it. */
+  await(p: Promise<unknown>): void {
+    this.block(4);
+    p.then(
+      () => this.unblock(4),
+      (e) => this.end('internal error', e),
+    );
+  }
+
+  end(why: string, err?: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onEnd(why, err);
+  }
+}
+
+export interface RelayOptions {
+  client: { socket: Duplex; framer: Framer; pending: Message[] };
+  upstream: { socket: Duplex; framer: Framer; pending: Message[] };
+  /** Messages that complete the client's login (AuthenticationOk … ReadyForQuery). */
+  greeting: Buffer[];
+  maxMessage: number;
+}
+
+export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> {
+  const { pipeline, stats } = ctx;
+  const masking = pipeline.masking;
+  const tracker = masking ? new ResultTracker() : null;
+  const client = opts.client;
+  const upstream = opts.upstream;
+  client.framer.maxLength = opts.maxMessage;
+
+  let clientTerminated = false;
+  let masker: ResultMasker | null = null;
+
+  const handleClient: Handler = (type, buf, start, end) => {
+    switch (type) {
+      case Frontend.Query: {
+        const sql = decodeQuery(buf, start, end);
+        stats.statements++;
+        for (const h of pipeline.statements) h.check({ kind: 'query', sql }, ctx.session);
+        tracker?.query();
+        break;
+      }
+      case Frontend.Parse: {
+        const p = decodeParse(buf, start, end);
+        for (const h of pipeline.statements) h.check({ kind: 'parse', sql: p.query, name: p.statement }, ctx.session);
+        tracker?.parse(p.statement);
+        break;
+      }
+      case Frontend.Execute:
+        stats.statements++;
+        if (tracker) tracker.execute(decodeExecute(buf, start, end).portal);
+        break;
+      case Frontend.Bind:
+        if (tracker) {
+          const b = decodeBind(buf, start, end);
+          tracker.bind(b.portal, b.statement, b.resultFormats);
+        }
+        break;
+      case Frontend.Describe:
+        if (tracker) {
+          const d = decodeDescribeOrClose(buf, start, end);
+          if (d.target === 'statement') tracker.describeStatement(d.name);
+          else tracker.describePortal(d.name);
+        }
+        break;
+      case Frontend.Close:
+        if (tracker) {
+          const d = decodeDescribeOrClose(buf, start, end);
+          tracker.close(d.target, d.name);
+        }
+        break;
+      case Frontend.Sync:
+        tracker?.sync();
+        break;
+      case Frontend.FunctionCall:
+        stats.statements++;
+        tracker?.query();
+        break;
+      case Frontend.Terminate:
+        clientTerminated = true;
+        break;
+    }
+    c2s.out.pass(buf, start, end);
+  };
+
+  /** Masker of the rows now flowing; `planned` says whether it was worked out for them. */
+  let planned = false;
+
+  const columnsOf = (fields: FieldDescription[]): ColumnInfo[] =>
+    fields.map((f) => ({
+      name: f.name,
+      tableOid: f.tableOid,
+      attnum: f.attnum,
+      typeOid: f.typeOid,
+      format: f.format === 1 ? 'binary' : 'text',
+    }));
+
+  /** Works out the masker for rows described by `fields`; returns a promise when it must wait. */
+  const plan = (fields: FieldDescription[] | null | undefined): Promise<void> | null => {
+    planned = true;
+    masker = null;
+    if (!masking) return null;
+    if (fields === undefined) {
+      throw new JitError('masking_failed', 'result rows arrived without a description; jitgate cannot mask them');
+    }
+    if (fields === null) return null;
+    const p = masking.planResult(columnsOf(fields));
+    if (p instanceof Promise) return p.then((m) => void (masker = m));
+    masker = p;
+    return null;
+  };
+
+  const maskDataRow = (buf: Buffer, start: number, end: number): void => {
+    const m = masker;
+    if (m) {
+      const cells = decodeDataRow(buf, start, end);
+      let changed = false;
+      for (let i = 0; i < cells.length; i++) {
+        const v = cells[i]!;
+        const out = m.mask(i, v);
+        if (out !== v) {
+          cells[i] = out;
+          changed = true;
+        }
+      }
+      if (changed) {
+        s2c.out.emit(encode.DataRow(cells));
+        return;
+      }
+    }
+    s2c.out.pass(buf, start, end);
+  };
+
+  const handleServer: Handler = (type, buf, start, end) => {
+    if (!tracker) {
+      s2c.out.pass(buf, start, end);
+      return;
+    }
+    switch (type) {
+      case Backend.DataRow: {
+        if (!planned) {
+          const wait = plan(tracker.inExecute ? tracker.executeFields() : undefined);
+          if (wait) {
+            const row = Buffer.from(buf.subarray(start, end));
+            s2c.await(wait.then(() => maskDataRow(row, 0, row.length)));
+            return false;
+          }
+        }
+        maskDataRow(buf, start, end);
+        return;
+      }
+      case Backend.RowDescription: {
+        const fields = tracker.rowDescription(decodeRowDescription(buf, start, end));
+        s2c.out.pass(buf, start, end);
+        if (fields) {
+          const wait = plan(fields);
+          if (wait) {
+            s2c.await(wait);
+            return false;
+          }
+        }
+        return;
+      }
+      case Backend.NoData:
+        tracker.noData();
+        break;
+      case Backend.ParseComplete:
+      case Backend.BindComplete:
+      case Backend.CloseComplete:
+        tracker.complete();
+        break;
+      case Backend.CommandComplete:
+      case Backend.EmptyQueryResponse:
+      case Backend.PortalSuspended:
+        planned = false;
+        tracker.executeDone();
+        break;
+      case Backend.ErrorResponse:
+        planned = false;
+        tracker.error();
+        break;
+      case Backend.ReadyForQuery:
+        planned = false;
+        tracker.readyForQuery();
+        break;
+    }
+    s2c.out.pass(buf, start, end);
+  };
+
+  const c2s = new Pump('client', client.socket, upstream.socket, client.framer, pipeline.observers, handleClient);
+  const s2c = new Pump('server', upstream.socket, client.socket, upstream.framer, pipeline.observers, handleServer);
+
+  return new Promise<string>((resolve) => {
+    let done = false;
+    const finish = (why: string, err?: unknown): void => {
+      if (done) return;
+      done = true;
+      ctx.signal.removeEventListener('abort', onAbort);
+      stats.bytesFromClient = c2s.out.bytes;
+      stats.bytesFromServer = s2c.out.bytes;
+      const jerr = err === undefined ? null : asJitError(err);
+      if (jerr && client.socket.writable) {
+        // The client gets a proper protocol error, between two whole messages.
+        s2c.out.emit(errorResponseFor(jerr, 'FATAL'));
+        s2c.out.flush();
+      }
+      client.socket.end();
+      if (!upstream.socket.destroyed) {
+        if (!clientTerminated && upstream.socket.writable) upstream.socket.end(encode.Terminate());
+        else upstream.socket.end();
+      }
+      setTimeout(() => {
+        client.socket.destroy();
+        upstream.socket.destroy();
+      }, 2000).unref();
+      resolve(jerr ? `${why}: ${jerr.clientMessage}` : why);
+    };
+    const onAbort = () => finish('ended by jitgate', ctx.signal.reason ?? new JitError('admin_shutdown', 'session ended by jitgate'));
+    if (ctx.signal.aborted) {
+      onAbort();
+      return;
+    }
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    c2s.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, err);
+    s2c.onEnd = (why, err) => finish(why, err);
+
+    // Complete the client's login before anything else flows.
+    for (const g of opts.greeting) s2c.out.emit(g);
+    s2c.start(upstream.pending);
+    c2s.start(client.pending);
+  });
+}

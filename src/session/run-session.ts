@@ -1,0 +1,129 @@
+/**
+ * One client session, start to end: verify → provision → connect → relay → teardown.
+ * Every step that acquires something releases it in a finally, in reverse order, whatever
+ * ends the session (client Terminate, socket close, upstream error, revocation, expiry,
+ * proxy shutdown).
+ */
+import type { Socket } from 'node:net';
+import type { Config } from '../config/schema.js';
+import type { Engine, Grant, Provisioner, SessionInfo, SessionStats } from '../engine/types.js';
+import { JitError, asJitError } from '../errors.js';
+import type { Logger } from '../audit/log.js';
+import type { TokenVerifier } from '../auth/tokens.js';
+import { newSessionId, type SessionRegistry } from './registry.js';
+import { openPipeline, type PipelineParts } from './pipeline.js';
+
+export interface ProxyContext {
+  config: Config;
+  log: Logger;
+  verifier: TokenVerifier;
+  provisioners: Map<string, Provisioner>;
+  registry: SessionRegistry;
+  pipeline: PipelineParts;
+  /** False while draining: new logins are refused. */
+  accepting: () => boolean;
+}
+
+export async function runSession(socket: Socket, engine: Engine, ctx: ProxyContext): Promise<void> {
+  const { config, registry } = ctx;
+  if (!ctx.accepting() || registry.size + registry.pending >= config.limits.maxSessions) {
+    registry.pending++;
+    try {
+      const client = await engine.handshake(socket);
+      await client?.refuse(
+        ctx.accepting()
+          ? new JitError('too_many_connections', 'sorry, too many clients already')
+          : new JitError('admin_shutdown', 'jitgate is shutting down'),
+      );
+    } finally {
+      registry.pending--;
+    }
+    return;
+  }
+
+  registry.pending++;
+  let pendingCounted = true;
+  const donePending = () => {
+    if (pendingCounted) registry.pending--;
+    pendingCounted = false;
+  };
+  const id = newSessionId();
+  let log = ctx.log.child({ session: id, protocol: engine.protocol, remote: socket.remoteAddress });
+  const client = await engine.handshake(socket).catch(() => null);
+  if (!client) {
+    donePending();
+    return;
+  }
+  const started = Date.now();
+
+  let grant: Grant;
+  try {
+    grant = await ctx.verifier.verify(client.login.token, { user: client.login.user, database: client.login.database });
+  } catch (e) {
+    const err = asJitError(e);
+    log.warn({ event: 'login.refused', user: client.login.user, database: client.login.database, code: err.code, reason: err.clientMessage }, 'login refused');
+    donePending();
+    await client.refuse(err);
+    return;
+  }
+  log = log.child({ sub: grant.sub, target: grant.target, role: grant.role, jti: grant.jti });
+  log.info({ event: 'login.ok', tls: client.login.tls }, 'token accepted');
+
+  const target = config.targets[grant.target]!;
+  const provisioner = ctx.provisioners.get(grant.target)!;
+  const stats: SessionStats = { bytesFromClient: 0, bytesFromServer: 0, statements: 0 };
+  const controller = new AbortController();
+  let info: SessionInfo | undefined;
+  let endReason = 'login failed';
+  let lease: Awaited<ReturnType<Provisioner['provision']>> | undefined;
+  try {
+    lease = await provisioner.provision(grant, id);
+    log.info({ event: 'user.provisioned', user: lease.credentials.user, expiresAt: lease.expiresAt.toISOString() }, 'ephemeral user created');
+    info = {
+      id,
+      protocol: engine.protocol,
+      grant,
+      targetName: grant.target,
+      target,
+      upstreamUser: lease.credentials.user,
+      startedAt: new Date(started),
+      remoteAddress: client.login.remoteAddress,
+    };
+    registry.add({ info, stats, controller });
+    donePending();
+
+    const upstream = await engine.connect(target, lease.credentials, client);
+    try {
+      const pipeline = await openPipeline(ctx.pipeline, info);
+      const expiry = setTimeout(
+        () => controller.abort(new JitError('access_expired', 'access expired: the session reached auth.maxSession')),
+        Math.max(0, Math.min(config.auth.maxSession, lease.expiresAt.getTime() - Date.now())),
+      );
+      try {
+        endReason = await engine.relay(client, upstream, { session: info, pipeline, stats, signal: controller.signal });
+      } finally {
+        clearTimeout(expiry);
+        await pipeline.close({ endedAt: new Date(), reason: endReason, ...stats });
+      }
+    } finally {
+      upstream.close();
+    }
+  } catch (e) {
+    const err = asJitError(e);
+    endReason = err.clientMessage;
+    log.error({ event: 'session.failed', code: err.code, reason: err.clientMessage, err: String((err.cause as Error)?.message ?? '') }, 'session failed');
+    await client.refuse(err);
+  } finally {
+    donePending();
+    if (info) {
+      log.info({ event: 'session.end', reason: endReason, durationMs: Date.now() - started, ...stats }, 'session ended');
+    }
+    if (lease) {
+      const result = await lease.release(endReason);
+      if (result.ok) log.info({ event: 'user.dropped', ...result }, 'ephemeral user dropped');
+      else log.error({ event: 'user.drop_failed', ...result }, 'ephemeral user teardown failed; the reaper will retry');
+    }
+    // Removed last: until its user is gone the session counts as live (drain, reaper).
+    if (info) registry.remove(id);
+  }
+}
