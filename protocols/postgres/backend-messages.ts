@@ -94,15 +94,22 @@ export function decodeBackendKeyData(buf: Buffer, start: number, end: number): {
   const r = new Reader(buf, start + 5, end);
   const processId = r.int32();
   const secretKey = Buffer.from(r.rest());
-  if (secretKey.length < 4) throw new MessageError('BackendKeyData key too short');
+  // Protocol 3.0 keys are 4 bytes; 3.2 allows up to 256 (the bound CancelRequest enforces).
+  if (secretKey.length < 4 || secretKey.length > 256) throw new MessageError('bad BackendKeyData key length');
   return { processId, secretKey };
 }
+
+/** Payload sizes of the Authentication requests whose payload has a fixed size. */
+const authPayloadSize: Record<number, number> = { 0: 0, 2: 0, 3: 0, 5: 4, 7: 0, 9: 0 };
 
 /** Authentication request: the code and its payload (salt, SASL mechanisms or data). */
 export function decodeAuthentication(buf: Buffer, start: number, end: number): { code: number; data: Buffer } {
   const r = new Reader(buf, start + 5, end);
   const code = r.int32();
-  return { code, data: r.rest() };
+  const data = r.rest();
+  const size = authPayloadSize[code];
+  if (size !== undefined && data.length !== size) throw new MessageError(`bad payload size for authentication request ${code}`);
+  return { code, data };
 }
 
 /** SASL mechanism list of AuthenticationSASL: NUL-terminated names ending with an empty one. */
@@ -111,7 +118,10 @@ export function decodeSaslMechanisms(data: Buffer): string[] {
   const out: string[] = [];
   for (;;) {
     const m = r.cstring();
-    if (m === '') return out;
+    if (m === '') {
+      r.done();
+      return out;
+    }
     out.push(m);
   }
 }

@@ -54,8 +54,9 @@ export class Framer {
         return pos;
       }
     }
-    const headerSize = this.startup ? 4 : 5;
     while (pos < len) {
+      // Re-read each time: a handler may end the startup phase mid-chunk.
+      const headerSize = this.startup ? 4 : 5;
       if (len - pos < headerSize) {
         chunk.copy(this.header, 0, pos, len);
         this.headerFilled = len - pos;
