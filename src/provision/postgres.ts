@@ -1,0 +1,363 @@
+/**
+ * Ephemeral upstream users on PostgreSQL: one login role per session, created in a single
+ * transaction, torn down (objects handed to the profile's owner role) when the session ends,
+ * and reaped when a crash left one behind.
+ */
+import pg from 'pg';
+import type { TargetConfig } from '../config/schema.js';
+import type { Grant, Lease, Provisioner, ScramKeys, TeardownResult } from '../engine/types.js';
+import { JitError } from '../errors.js';
+import { ephemeralPassword, ephemeralUserName } from './names.js';
+import { adminClientConfig, adminPoolConfig } from './pg-admin.js';
+import { deriveScramKeys, scramVerifier } from './scram.js';
+import { isTransient, quoteIdent as qi, quoteLiteral as ql, sqlState } from './sql.js';
+
+/** NOLOGIN marker role every ephemeral user is a member of; the reaper only considers its members. */
+export const MANAGED_ROLE = 'jit_managed';
+
+export interface ProvisionLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface PostgresProvisionerOptions {
+  targetName: string;
+  target: TargetConfig;
+  /** Stable name of this proxy instance, written into each user's comment for the reaper. */
+  instance: string;
+  maxSessionMs: number;
+  /** Key for the HMAC tag in user names. */
+  nameKey: Buffer;
+  log: ProvisionLogger;
+}
+
+/** Metadata stored as the role's COMMENT. */
+export interface RoleComment {
+  jitgate: 1;
+  sub: string;
+  session: string;
+  instance: string;
+  target: string;
+  profile: string;
+  expires: string;
+}
+
+/** A teardown step refused on purpose (never retried). */
+class TeardownRefused extends Error {}
+
+const TERMINATE_WAIT_MS = 3_000;
+const TEARDOWN_BUDGET_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const SHDEPEND_DATABASES = `
+  SELECT DISTINCT coalesce(d.datname, current_database()) AS datname
+  FROM pg_shdepend s LEFT JOIN pg_database d ON d.oid = s.dbid
+  WHERE s.refclassid = 'pg_authid'::regclass
+    AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`;
+
+const MANAGED_CANDIDATES = `
+  SELECT r.rolname,
+         coalesce(r.rolvaliduntil < now(), false) AS expired,
+         shobj_description(r.oid, 'pg_authid') AS comment,
+         ARRAY(SELECT g.rolname FROM pg_auth_members m2 JOIN pg_roles g ON g.oid = m2.roleid
+               WHERE m2.member = r.oid AND g.rolname <> '${MANAGED_ROLE}' ORDER BY g.rolname)::text[] AS granted
+  FROM pg_roles r
+  WHERE r.rolname LIKE 'jit\\_%'
+    AND r.oid IN (SELECT m.member FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                  WHERE g.rolname = '${MANAGED_ROLE}')`;
+
+function parseComment(text: unknown): Partial<RoleComment> | null {
+  if (typeof text !== 'string') return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && (v as RoleComment).jitgate === 1 ? (v as Partial<RoleComment>) : null;
+  } catch {
+    return null;
+  }
+}
+
+type Step = { kind: 'connect' } | { kind: 'create' } | { kind: 'grant'; role: string } | { kind: 'comment' } | { kind: 'commit' };
+
+function provisioningError(step: Step, err: unknown, admin: string): JitError {
+  const state = sqlState(err);
+  let msg: string;
+  if (state === '28P01' || state === '28000') msg = `jitgate admin ${admin} cannot log in upstream`;
+  else if (step.kind === 'connect') msg = 'cannot connect to the upstream as the jitgate admin';
+  else if (step.kind === 'create' && state === '42501') msg = `jitgate admin lacks CREATEROLE or ADMIN OPTION on role ${MANAGED_ROLE}`;
+  else if (step.kind === 'create' && state === '42704') msg = `role ${MANAGED_ROLE} does not exist upstream`;
+  else if (step.kind === 'grant' && state === '42501') msg = `jitgate admin lacks ADMIN OPTION on role ${step.role}`;
+  else if (step.kind === 'grant' && state === '42704') msg = `upstream role ${step.role} does not exist`;
+  else if (step.kind === 'comment' && state === '42501') msg = 'jitgate admin may not comment on the ephemeral user';
+  else msg = `could not create the ephemeral user (${step.kind}${step.kind === 'grant' ? ` ${step.role}` : ''} failed)`;
+  const code = state ?? (err as { code?: unknown })?.code;
+  return new JitError('provisioning_failed', msg, { detail: typeof code === 'string' ? code : undefined, cause: err });
+}
+
+export class PostgresProvisioner implements Provisioner {
+  readonly #opts: PostgresProvisionerOptions;
+  readonly #pool: pg.Pool;
+  /** Users this process created and has not finished tearing down: never reaped from under it. */
+  readonly #held = new Set<string>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  #reaper: NodeJS.Timeout | undefined;
+  #reaping: Promise<unknown> | undefined;
+  #closed = false;
+
+  constructor(opts: PostgresProvisionerOptions) {
+    this.#opts = opts;
+    this.#pool = new pg.Pool(adminPoolConfig(opts.target));
+    this.#pool.on('error', (err) => {
+      opts.log.warn({ target: opts.targetName, code: sqlState(err) ?? (err as { code?: string }).code }, 'idle admin connection failed');
+    });
+  }
+
+  get instance(): string {
+    return this.#opts.instance;
+  }
+
+  async provision(grant: Grant, sessionId: string): Promise<Lease> {
+    const { target, targetName, log } = this.#opts;
+    if (this.#closed) throw new JitError('provisioning_failed', 'jitgate is shutting down');
+    const roles = Object.hasOwn(target.roles, grant.role) ? target.roles[grant.role] : undefined;
+    if (!roles || roles.length === 0) {
+      throw new JitError('provisioning_failed', `role profile ${grant.role} is not configured for target ${targetName}`);
+    }
+    const user = ephemeralUserName(grant.sub, this.#opts.nameKey);
+    const password = ephemeralPassword();
+    const scram = await deriveScramKeys(password);
+    const expiresAt = new Date(Date.now() + this.#opts.maxSessionMs + 60_000);
+    const comment: RoleComment = {
+      jitgate: 1,
+      sub: grant.sub,
+      session: sessionId,
+      instance: this.#opts.instance,
+      target: targetName,
+      profile: grant.role,
+      expires: expiresAt.toISOString(),
+    };
+    const owner = target.owner ?? roles[0]!;
+    this.#held.add(user);
+    try {
+      await this.#createRole(user, scram, expiresAt, roles, comment, owner);
+    } catch (err) {
+      this.#held.delete(user);
+      throw err;
+    }
+    log.info({ user, target: targetName, session: sessionId, profile: grant.role }, 'ephemeral user created');
+
+    let released: Promise<TeardownResult> | undefined;
+    const release = (reason: string): Promise<TeardownResult> =>
+      (released ??= this.#track(this.#teardown(user, owner, reason)).finally(() => this.#held.delete(user)));
+    return {
+      credentials: { user, password, scram },
+      expiresAt,
+      release,
+      async [Symbol.asyncDispose]() {
+        await release('disposed');
+      },
+    };
+  }
+
+  async #createRole(user: string, keys: ScramKeys, expiresAt: Date, roles: string[], comment: RoleComment, owner: string): Promise<void> {
+    const admin = this.#opts.target.admin.user;
+    let step: Step = { kind: 'connect' };
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw provisioningError(step, err, admin);
+    }
+    try {
+      await client.query('BEGIN');
+      step = { kind: 'create' };
+      await client.query(
+        `CREATE ROLE ${qi(user)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ` +
+          `CONNECTION LIMIT 2 VALID UNTIL ${ql(expiresAt.toISOString())} IN ROLE ${qi(MANAGED_ROLE)} ` +
+          // The verifier is computed here: the plaintext password never reaches the server.
+          `PASSWORD ${ql(scramVerifier(keys))}`,
+      );
+      for (const role of roles) {
+        step = { kind: 'grant', role };
+        await client.query(`GRANT ${qi(role)} TO ${qi(user)}`);
+      }
+      step = { kind: 'comment' };
+      // The comment carries token claims: it travels as a bind parameter, never as SQL text.
+      await client.query(
+        `SELECT set_config('jitgate.role_name', $1, true), set_config('jitgate.role_comment', $2, true)`,
+        [user, JSON.stringify(comment)],
+      );
+      await client.query(
+        `DO $jit$ BEGIN EXECUTE format('COMMENT ON ROLE %I IS %L', current_setting('jitgate.role_name'), current_setting('jitgate.role_comment')); END $jit$`,
+      );
+      step = { kind: 'commit' };
+      await client.query('COMMIT');
+      client.release();
+    } catch (err) {
+      let broken: Error | undefined;
+      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      client.release(broken);
+      if (step.kind === 'commit') {
+        // The commit's outcome is unknown: make sure no user is left behind.
+        void this.#track(this.#teardown(user, owner, 'provisioning failed'));
+      }
+      const jerr = provisioningError(step, err, admin);
+      this.#opts.log.warn({ target: this.#opts.targetName, step: step.kind, sqlstate: jerr.detail }, jerr.clientMessage);
+      throw jerr;
+    }
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** Drops the user, retrying transient failures for about 10 s. Never throws. */
+  async #teardown(user: string, owner: string | undefined, reason: string): Promise<TeardownResult> {
+    const { log, targetName } = this.#opts;
+    const deadline = Date.now() + TEARDOWN_BUDGET_MS;
+    let delay = 100;
+    for (let attempts = 1; ; attempts++) {
+      try {
+        const reassignedTo = await this.#dropOnce(user, owner);
+        log.info({ user, target: targetName, reason, attempts, reassignedTo }, 'ephemeral user dropped');
+        return reassignedTo ? { user, ok: true, attempts, reassignedTo } : { user, ok: true, attempts };
+      } catch (err) {
+        if (isTransient(err) && Date.now() + delay < deadline && !this.#poolEnded()) {
+          await sleep(delay);
+          delay = Math.min(delay * 2, 2_000);
+          continue;
+        }
+        const state = sqlState(err);
+        const error = err instanceof TeardownRefused ? err.message : `${state ? `SQLSTATE ${state}: ` : ''}${(err as Error)?.message ?? String(err)}`;
+        log.error({ user, target: targetName, reason, attempts, sqlstate: state }, `ephemeral user teardown failed: ${error}`);
+        return { user, ok: false, attempts, error };
+      }
+    }
+  }
+
+  #poolEnded(): boolean {
+    return (this.#pool as unknown as { ending?: boolean }).ending === true;
+  }
+
+  /** One teardown pass; every step is idempotent so a retry starts over. Returns the role objects went to. */
+  async #dropOnce(user: string, owner: string | undefined): Promise<string | undefined> {
+    const client = await this.#pool.connect();
+    let failure: Error | undefined;
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
+      if (exists.rowCount === 0) return undefined;
+      await client.query(`ALTER ROLE ${qi(user)} NOLOGIN`);
+      await this.#terminateBackends(client, user);
+      const dbs = (await client.query<{ datname: string }>(SHDEPEND_DATABASES, [user])).rows.map((r) => r.datname);
+      let reassignedTo: string | undefined;
+      if (dbs.length > 0) {
+        reassignedTo = await this.#checkOwner(client, owner);
+        // REASSIGN/DROP OWNED need the privileges of the role; on PG16+ the creator holds only ADMIN OPTION.
+        const has = await client.query<{ ok: boolean }>(`SELECT pg_has_role(current_user, $1, 'USAGE') AS ok`, [user]);
+        if (!has.rows[0]!.ok) await client.query(`GRANT ${qi(user)} TO CURRENT_USER`);
+        const current = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+        const sql = `REASSIGN OWNED BY ${qi(user)} TO ${qi(reassignedTo)}; DROP OWNED BY ${qi(user)}`;
+        for (const db of dbs) {
+          if (db === current) await client.query(sql);
+          else await this.#inDatabase(db, sql);
+        }
+      }
+      await client.query(`DROP ROLE IF EXISTS ${qi(user)}`);
+      return reassignedTo;
+    } catch (err) {
+      if (isTransient(err) && !sqlState(err)) failure = err as Error;
+      throw err;
+    } finally {
+      client.release(failure);
+    }
+  }
+
+  async #terminateBackends(client: pg.PoolClient, user: string): Promise<void> {
+    const deadline = Date.now() + TERMINATE_WAIT_MS;
+    for (;;) {
+      const r = await client.query(
+        'SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
+        [user],
+      );
+      if (r.rowCount === 0 || Date.now() >= deadline) return;
+      await sleep(50);
+    }
+  }
+
+  async #checkOwner(client: pg.PoolClient, owner: string | undefined): Promise<string> {
+    if (!owner) throw new TeardownRefused('no owner role is known to receive the objects of this user');
+    if (owner === this.#opts.target.admin.user) throw new TeardownRefused(`owner role ${owner} is the jitgate admin; refusing`);
+    const r = await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [owner]);
+    if (r.rowCount === 0) throw new TeardownRefused(`owner role ${owner} does not exist`);
+    if (r.rows[0]!.rolsuper) throw new TeardownRefused(`owner role ${owner} is a superuser; refusing`);
+    return owner;
+  }
+
+  async #inDatabase(database: string, sql: string): Promise<void> {
+    const client = new pg.Client(adminClientConfig(this.#opts.target, database));
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async reap(live: ReadonlySet<string>): Promise<string[]> {
+    if (this.#closed) return [];
+    const { target, targetName, instance, log } = this.#opts;
+    const rows = (
+      await this.#pool.query<{ rolname: string; expired: boolean; comment: string | null; granted: string[] }>(MANAGED_CANDIDATES)
+    ).rows;
+    const removed: string[] = [];
+    for (const row of rows) {
+      const name = row.rolname;
+      if (live.has(name) || this.#held.has(name)) continue;
+      const meta = parseComment(row.comment);
+      const ours = meta?.instance === instance;
+      if (!row.expired && !ours) continue;
+      const profileRoles =
+        meta?.target === targetName && typeof meta.profile === 'string' && Object.hasOwn(target.roles, meta.profile)
+          ? target.roles[meta.profile]
+          : undefined;
+      const owner = target.owner ?? profileRoles?.[0] ?? row.granted[0];
+      const result = await this.#track(this.#teardown(name, owner, row.expired ? 'reaped: expired' : 'reaped: leftover'));
+      if (result.ok) removed.push(name);
+    }
+    if (removed.length) log.info({ target: targetName, count: removed.length }, 'reaped leftover ephemeral users');
+    return removed;
+  }
+
+  /** Reaps now and then every `intervalMs`; `getLive` returns the upstream users of this instance's live sessions. */
+  startReaper(getLive: () => Set<string>, intervalMs = 60_000): void {
+    this.stopReaper();
+    const tick = () => {
+      if (this.#reaping || this.#closed || this.#reaper !== timer) return;
+      this.#reaping = this.reap(getLive())
+        .catch((err) => this.#opts.log.warn({ target: this.#opts.targetName, sqlstate: sqlState(err) }, 'reaper pass failed'))
+        .finally(() => (this.#reaping = undefined));
+    };
+    const timer = setInterval(tick, intervalMs);
+    timer.unref();
+    this.#reaper = timer;
+    setImmediate(tick);
+  }
+
+  stopReaper(): void {
+    if (this.#reaper) clearInterval(this.#reaper);
+    this.#reaper = undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.stopReaper();
+    await this.#reaping;
+    await Promise.allSettled([...this.#inflight]);
+    await this.#pool.end();
+  }
+}
