@@ -73,6 +73,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     }
     execFileSync('chown', ['-R', 'postgres:', base]);
     fs.chmodSync(base, 0o755);
+    for (let d = path.dirname(base); d !== path.dirname(d); d = path.dirname(d)) {
+      if ((fs.statSync(d).mode & 0o001) === 0) {
+        throw new MissingPrerequisite(`the postgres OS user cannot reach ${base}: ${d} is not searchable by others (chmod o+x ${d})`);
+      }
+    }
   }
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
