@@ -159,6 +159,8 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
   const client = opts.client;
   const upstream = opts.upstream;
   client.framer.maxLength = opts.maxMessage;
+  // The upstream login ran with a small limit; result rows may be as large as any message.
+  upstream.framer.maxLength = opts.maxMessage;
 
   let clientTerminated = false;
   let masker: ResultMasker | null = null;
