@@ -125,7 +125,7 @@ describe('protocol features through jitgate', () => {
   it('NOTICE from a DO block is delivered', async () => {
     const c = await pgClient('noticer', 'reader');
     try {
-      const notices: { severity?: string; code?: string; message: string }[] = [];
+      const notices: { severity?: string; code?: string; message?: string }[] = [];
       c.on('notice', (n) => notices.push(n));
       await c.query(`DO $$ BEGIN RAISE NOTICE 'hello % ✓', 42; RAISE WARNING 'careful'; END $$`);
       assert.deepEqual(notices.map((n) => [n.severity, n.code, n.message]), [
