@@ -50,7 +50,7 @@ export async function signClaims(config: Config, claims: Record<string, unknown>
 }
 
 export interface RawLoginResult {
-  /** Message types the server sent after the password, e.g. ['E'] or ['R', 'S', …, 'Z']. */
+  /** Message types the server sent after the password (or instead of asking for it), e.g. ['E'] or ['R', 'S', …, 'Z']. */
   types: string[];
   /** Fields of the first ErrorResponse (S, V, C, M, …), when one came. */
   error?: Record<string, string>;
@@ -153,11 +153,15 @@ export class RawPgClient {
     startup.writeInt32BE(8 + params.length, 0);
     startup.writeInt32BE(196608, 4);
     this.socket.write(Buffer.concat([startup, params]));
-    const first = await this.next();
-    if (first?.type !== 'R' || first.body.readInt32BE(0) !== 3) throw new Error(`expected AuthenticationCleartextPassword, got ${first?.type}`);
-    this.socket.write(frame('p', cstr(password)));
     const types: string[] = [];
     let error: Record<string, string> | undefined;
+    const first = await this.next();
+    if (first?.type === 'E') {
+      // Refused before the password was asked for (e.g. TLS required).
+      return { types: ['E'], error: errorFields(first.body), endedCleanly: await this.closedByServer() };
+    }
+    if (first?.type !== 'R' || first.body.readInt32BE(0) !== 3) throw new Error(`expected AuthenticationCleartextPassword, got ${first?.type}`);
+    this.socket.write(frame('p', cstr(password)));
     for (;;) {
       const m = await this.next();
       if (!m) break;
