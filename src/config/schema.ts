@@ -20,6 +20,19 @@ const hostPort = z.string().transform((v, ctx) => {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 });
 
+const sizeUnits: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+
+const byteSize = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(String(v));
+  const unit = m ? sizeUnits[m[2]!.toLowerCase()] : undefined;
+  const n = m && unit ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(n) || n < 4096) {
+    ctx.addIssue({ code: 'custom', message: `expected a size of at least 4096 bytes such as 64MB, got "${v}"` });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const identifier = z.string().min(1).max(63);
 
 const adminLogin = z.strictObject({
@@ -102,6 +115,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       dir: z.string().default('./recordings'),
       enabled: z.boolean().default(true),
+      /** A recording continues in a new numbered segment file past this size (bytes, or 64MB, 1GB). */
+      segmentSize: byteSize.default(256 * 1024 * 1024),
+      /** Per-segment compression of event blocks. */
+      compression: z.enum(['none', 'gzip', 'brotli']).default('none'),
+      /** Closed recordings older than this are deleted; omitted: kept forever. */
+      retention: duration.optional(),
     })
     .prefault({}),
   limits: limits.prefault({}),
