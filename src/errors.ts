@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'upstream_unavailable'    // cannot reach or log in upstream        → 08006 / 2003
   | 'provisioning_failed'     // ephemeral user could not be created    → 58000 / 1105
   | 'access_expired'          // auth.maxSession reached                → 57P01 / 1927
+  | 'idle_timeout'            // limits.idleTimeout reached             → 57P05 / 4031
   | 'admin_shutdown'          // proxy draining or session revoked      → 57P01 / 1053
   | 'masking_failed'          // fail closed: value could not be masked → XX000 / 1105
   | 'recording_failed'        // fail closed: recording unavailable    → 58030 / 1105

@@ -62,6 +62,7 @@ export class PostgresEngine implements Engine {
             upstream.readyForQuery,
           ],
           maxMessage: this.opts.config.limits.maxMessage,
+          idleTimeoutMs: this.opts.config.limits.idleTimeout,
         },
         ctx,
       );

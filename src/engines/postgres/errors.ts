@@ -11,6 +11,7 @@ const sqlstates: Record<ErrorCode, string> = {
   upstream_unavailable: '08006',
   provisioning_failed: '58000',
   access_expired: '57P01',
+  idle_timeout: '57P05',
   admin_shutdown: '57P01',
   masking_failed: 'XX000',
   recording_failed: '58030',

@@ -41,6 +41,8 @@ class Pump {
   private stash: Buffer | null = null;
   private waiting = 0; // reasons not to read: 1 destination full, 2 observer full, 4 async work
   private finished = false;
+  /** Time of the last read, for limits.idleTimeout. */
+  lastRead = Date.now();
   readonly out: BatchWriter;
   onEnd: (why: string, err?: unknown) => void = () => undefined;
 
@@ -87,6 +89,7 @@ class Pump {
   }
 
   private process(chunk: Buffer): void {
+    this.lastRead = Date.now();
     let consumed: number;
     try {
       consumed = this.framer.push(chunk, this.handle);
@@ -150,6 +153,8 @@ export interface RelayOptions {
   /** Messages that complete the client's login (AuthenticationOk … ReadyForQuery). */
   greeting: Buffer[];
   maxMessage: number;
+  /** End the session after this long without traffic either way (0: never). */
+  idleTimeoutMs: number;
 }
 
 export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> {
@@ -162,22 +167,27 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
   // The upstream login ran with a small limit; result rows may be as large as any message.
   upstream.framer.maxLength = opts.maxMessage;
 
+  const hooks = pipeline.statements;
   let clientTerminated = false;
   let masker: ResultMasker | null = null;
 
   const handleClient: Handler = (type, buf, start, end) => {
     switch (type) {
       case Frontend.Query: {
-        const sql = decodeQuery(buf, start, end);
         stats.statements++;
-        for (const h of pipeline.statements) h.check({ kind: 'query', sql }, ctx.session);
+        if (hooks.length) {
+          const sql = decodeQuery(buf, start, end);
+          for (const h of hooks) h.check({ kind: 'query', sql }, ctx.session);
+        }
         tracker?.query();
         break;
       }
       case Frontend.Parse: {
-        const p = decodeParse(buf, start, end);
-        for (const h of pipeline.statements) h.check({ kind: 'parse', sql: p.query, name: p.statement }, ctx.session);
-        tracker?.parse(p.statement);
+        if (hooks.length || tracker) {
+          const p = decodeParse(buf, start, end);
+          for (const h of hooks) h.check({ kind: 'parse', sql: p.query, name: p.statement }, ctx.session);
+          tracker?.parse(p.statement);
+        }
         break;
       }
       case Frontend.Execute:
@@ -329,6 +339,7 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
     const finish = (why: string, err?: unknown): void => {
       if (done) return;
       done = true;
+      if (idle) clearInterval(idle);
       ctx.signal.removeEventListener('abort', onAbort);
       stats.bytesFromClient = c2s.out.bytes;
       stats.bytesFromServer = s2c.out.bytes;
@@ -349,6 +360,15 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
       }, 2000).unref();
       resolve(jerr ? `${why}: ${jerr.clientMessage}` : why);
     };
+    const idle =
+      opts.idleTimeoutMs > 0
+        ? setInterval(() => {
+            if (Date.now() - Math.max(c2s.lastRead, s2c.lastRead) >= opts.idleTimeoutMs) {
+              finish('idle timeout', new JitError('idle_timeout', 'terminating connection due to idle timeout (limits.idleTimeout)'));
+            }
+          }, Math.max(250, Math.min(opts.idleTimeoutMs / 4, 5000)))
+        : null;
+    idle?.unref();
     const onAbort = () => finish('ended by jitgate', ctx.signal.reason ?? new JitError('admin_shutdown', 'session ended by jitgate'));
     if (ctx.signal.aborted) {
       onAbort();
