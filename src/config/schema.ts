@@ -62,11 +62,26 @@ const target = z.strictObject({
 
 const maskAction = z.enum(['redact', 'email', 'partial', 'hash', 'null', 'format-preserving']);
 
+/** Content detectors `masking.detectors` may name. */
+export const detectorNames = ['email', 'credit_card', 'us_ssn', 'iban', 'phone', 'jwt', 'private_key', 'api_key', 'ipv4', 'ipv6'] as const;
+
+/** What a rule (or detector) does to a binary-format value it cannot re-encode: SQL NULL, or end the statement. */
+const onBinary = z.enum(['null', 'error']);
+
+const maskRule = z.strictObject({
+  /** Globs on the output column name, the source column, `table.column` or `schema.table.column`. */
+  columns: z.array(z.string().min(1)).min(1),
+  action: maskAction,
+  /** Shown in audit events; default `rule<N>`. */
+  name: z.string().min(1).max(63).optional(),
+  onBinary: onBinary.optional(),
+});
+
 const masking = z.strictObject({
-  rules: z
-    .array(z.strictObject({ columns: z.array(z.string().min(1)).min(1), action: maskAction }))
-    .default([]),
-  detectors: z.array(z.string().min(1)).default([]),
+  rules: z.array(maskRule).default([]),
+  detectors: z.array(z.enum(detectorNames)).default([]),
+  /** Default for rules and detectors without their own `onBinary`. */
+  onBinary: onBinary.default('null'),
   exempt: z.array(z.string().min(1)).default([]),
   /** Key for the `hash` action (HMAC); defaults to a key derived from the signing key. */
   hashKey: z.string().optional(),
