@@ -120,7 +120,9 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
   const close = (drainMs = config.limits.drainTimeout): Promise<void> => {
     closing ??= (async () => {
       accepting = false;
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      // close() stops accepting at once, but its callback waits for every open connection:
+      // awaited here it would block the drain on the very sessions it is meant to end.
+      const serversClosed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       log.info({ event: 'drain', sessions: registry.size, timeoutMs: drainMs }, 'stopped accepting; draining sessions');
       if (!(await registry.waitEmpty(drainMs))) {
         const n = registry.end(() => true, new JitError('admin_shutdown', 'terminating connection: jitgate is shutting down'));
@@ -128,6 +130,7 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
         await registry.waitEmpty(15_000);
       }
       for (const s of sockets) s.destroy();
+      await serversClosed;
       await Promise.allSettled([...provisioners.values()].map((p) => p.close()));
       log.info({ event: 'stopped' }, 'jitgate stopped');
     })();
