@@ -40,6 +40,8 @@ export interface Problem {
   segment: number;
   offset: number;
   message: string;
+  /** The last record is incomplete and nothing follows it: a cut, or a crash mid-write. */
+  incompleteTail?: boolean;
 }
 
 const CHUNK = 4 * 1024 * 1024;
@@ -130,6 +132,7 @@ export class RecordingReader {
     if (this.done) return;
     if (this.tail.length > 0) {
       this.fail(this.expect, `block ${this.expect} is incomplete: the file was cut short (or a length field altered)`, this.fileOffset - this.tail.length);
+      if ((await this.laterSegments()).length === 0) this.problem!.incompleteTail = true;
       return;
     }
     const later = await this.laterSegments();

@@ -29,6 +29,16 @@ export async function verifyRecording(dir: string, id: string, verifier?: SealVe
   }
   const base = { blocks: reader.blocks, segments: reader.segment, bytes: reader.bytesRead, status };
   const where = (p: Problem) => `${p.message} (segment ${p.segment}, byte ${p.offset})`;
+  const crashed = status === 'crashed' || status === 'failed';
+  if (reader.problem?.incompleteTail && crashed) {
+    const why = status === 'failed' ? `recording failed (${index?.error ?? 'write error'})` : 'the session did not close its recording (crashed?)';
+    return {
+      ...base,
+      ok: true,
+      state: 'unsealed',
+      message: `recording ${id} is intact but unsealed: ${why}; ${reader.blocks} whole blocks, then an incomplete block ${reader.problem.block} cut off while it was being written`,
+    };
+  }
   if (reader.problem) {
     return { ...base, ok: false, state: 'damaged', problem: reader.problem, message: `recording ${id} is damaged: ${where(reader.problem)}` };
   }

@@ -16,6 +16,7 @@ import { runSession, type ProxyContext } from '../session/run-session.js';
 import type { PipelineParts } from '../session/pipeline.js';
 import { serverSecureContext } from './tls.js';
 import { PostgresProvisioner } from '../provision/postgres.js';
+import { recorderFactory } from '../recording/pipeline.js';
 
 export interface ProxyOptions {
   log?: Logger;
@@ -69,7 +70,11 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
     verifier,
     provisioners,
     registry,
-    pipeline: opts.pipeline ?? {},
+    pipeline: {
+      ...opts.pipeline,
+      // Recording is on by default (recordings.enabled); a caller's own `observers` replace it.
+      observers: opts.pipeline?.observers ?? (config.recordings.enabled ? [recorderFactory(config, log)] : []),
+    },
     accepting: () => accepting,
   };
 

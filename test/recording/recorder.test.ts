@@ -30,7 +30,7 @@ test('a write error sets failure, wakes paused readers, stops recording and mark
     assert.equal(rec.failure, undefined);
     rec.frames('client', Buffer.alloc(100, 1));
     await waitFor(() => rec.failure !== undefined, 5000, 'failure');
-    assert.equal((rec.failure as NodeJS.ErrnoException).code, 'ENOSPC');
+    assert.equal((rec.failure as unknown as NodeJS.ErrnoException).code, "ENOSPC");
     assert.equal(rec.ready, false);
     let woken = false;
     rec.onReady(() => (woken = true));
@@ -77,7 +77,7 @@ test('a real full disk (/dev/full) fails the recorder', async () => {
     });
     rec.frames('server', Buffer.alloc(64, 2));
     await waitFor(() => rec.failure !== undefined, 5000, 'failure');
-    assert.equal((rec.failure as NodeJS.ErrnoException).code, 'ENOSPC');
+    assert.equal((rec.failure as unknown as NodeJS.ErrnoException).code, "ENOSPC");
     await rec.close(summary());
   } finally {
     f.cleanup();
