@@ -116,17 +116,6 @@ export function chainHash(prev: Buffer, kind: number, payload: Buffer): Buffer {
   return createHash('sha256').update(prev).update(Buffer.of(kind)).update(payload).digest();
 }
 
-/** Frames one record; returns it and its chain hash. */
-export function frameRecord(prev: Buffer, kind: KindByte, payload: Buffer): { record: Buffer; hash: Buffer } {
-  const hash = chainHash(prev, kind, payload);
-  const record = Buffer.allocUnsafe(RECORD_OVERHEAD + 1 + payload.length);
-  record.writeUInt32BE(1 + payload.length, 0);
-  hash.copy(record, 4);
-  record[RECORD_OVERHEAD] = kind;
-  payload.copy(record, RECORD_OVERHEAD + 1);
-  return { record, hash };
-}
-
 /** A record as found in a segment file. */
 export interface RawRecord {
   /** Byte offset in its segment file. */
@@ -206,4 +195,115 @@ export function indexPath(dir: string, id: string): string {
 /** Session ids are [0-9a-z]; anything else cannot name a recording (and cannot escape the dir). */
 export function isRecordingId(id: string): boolean {
   return /^[0-9a-z]{4,64}$/.test(id);
+}
+
+// ---- blocks without copying frame bytes ----
+
+/** Frames at least this large are referenced, not copied, into a block. */
+const COPY_BELOW = 8192;
+const SCRATCH = 64 * 1024;
+
+/**
+ * Builds a block payload as msgpack `{k: 'block', i, ev: [[t, dir, bin], …]}` laid out by
+ * hand so large frames are referenced in place: the payload is a list of pieces that are
+ * hashed and written with writev, never concatenated (unless compressed).
+ */
+export class BlockBuilder {
+  private pieces: Buffer[] = [];
+  private scratch = Buffer.allocUnsafe(SCRATCH);
+  private pos = 0;
+  private start = 0;
+  count = 0;
+  /** Frame bytes held (for backpressure accounting). */
+  bytes = 0;
+
+  private room(n: number): void {
+    if (SCRATCH - this.pos >= n) return;
+    this.cutScratch();
+    this.scratch = Buffer.allocUnsafe(Math.max(SCRATCH, n));
+    this.pos = 0;
+    this.start = 0;
+  }
+
+  private cutScratch(): void {
+    if (this.pos > this.start) this.pieces.push(this.scratch.subarray(this.start, this.pos));
+    this.start = this.pos;
+  }
+
+  private eventHead(size: number, t: number, dir: number): void {
+    this.room(11);
+    const s = this.scratch;
+    s[this.pos++] = 0x90 | size; // fixarray
+    s[this.pos++] = 0xcb; // float 64
+    s.writeDoubleBE(t, this.pos);
+    this.pos += 8;
+    s[this.pos++] = dir; // positive fixint
+  }
+
+  add(t: number, dir: number, bytes: Buffer): void {
+    this.eventHead(3, t, dir);
+    this.room(5);
+    this.scratch[this.pos++] = 0xc6; // bin 32
+    this.scratch.writeUInt32BE(bytes.length, this.pos);
+    this.pos += 4;
+    if (bytes.length < COPY_BELOW) {
+      this.room(bytes.length);
+      bytes.copy(this.scratch, this.pos);
+      this.pos += bytes.length;
+    } else {
+      this.cutScratch();
+      this.pieces.push(bytes);
+    }
+    this.count++;
+    this.bytes += bytes.length;
+  }
+
+  addRedaction(t: number, dir: number, what: string): void {
+    this.eventHead(4, t, dir);
+    const tail = packr.pack([null, what]).subarray(1); // nil + str, without the array header
+    this.room(tail.length);
+    tail.copy(this.scratch, this.pos);
+    this.pos += tail.length;
+    this.count++;
+  }
+
+  /** The payload pieces for block `i`; the builder is then empty again. */
+  finish(i: number): Buffer[] {
+    this.cutScratch();
+    const head = Buffer.allocUnsafe(24);
+    let p = 0;
+    head[p++] = 0x83; // fixmap 3
+    p += head.write('\xa1k\xa5block\xa1i', p, 'latin1');
+    head[p++] = 0xce; // uint 32
+    head.writeUInt32BE(i, p);
+    p += 4;
+    p += head.write('\xa2ev', p, 'latin1');
+    head[p++] = 0xdd; // array 32
+    head.writeUInt32BE(this.count, p);
+    p += 4;
+    const out = [head.subarray(0, p), ...this.pieces];
+    this.pieces = [];
+    this.count = 0;
+    this.bytes = 0;
+    // Keep filling the rest of the scratch buffer: earlier pieces are views that must stay intact.
+    return out;
+  }
+}
+
+export function chainHashPieces(prev: Buffer, kind: number, pieces: readonly Buffer[]): Buffer {
+  const h = createHash('sha256').update(prev).update(Buffer.of(kind));
+  for (const p of pieces) h.update(p);
+  return h.digest();
+}
+
+/** Frames one record from payload pieces: returns the buffers to write (header + pieces) and the hash. */
+export function frameRecordPieces(prev: Buffer, kind: KindByte, pieces: readonly Buffer[]): { buffers: Buffer[]; hash: Buffer; size: number } {
+  const hash = chainHashPieces(prev, kind, pieces);
+  let len = 1;
+  for (const p of pieces) len += p.length;
+  const head = Buffer.allocUnsafe(RECORD_OVERHEAD + 1);
+  head.writeUInt32BE(len, 0);
+  hash.copy(head, 4);
+  head[RECORD_OVERHEAD] = kind;
+  return { buffers: [head, ...pieces], hash, size: RECORD_OVERHEAD + len };
 }

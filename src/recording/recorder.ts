@@ -21,11 +21,11 @@ import {
   RECORD_OVERHEAD,
   ZERO_HASH,
   compress,
-  frameRecord,
+  BlockBuilder,
+  frameRecordPieces,
   packPayload,
   segmentPath,
   type Codec,
-  type Event,
   type KindByte,
   type RecordingHeader,
   type SealInfo,
@@ -72,13 +72,12 @@ export const RECORDER_DEFAULTS = {
 
 const defaultOpen = async (file: string): Promise<SegmentFile> => fs.open(file, 'wx', 0o640);
 
-type Queued = { kind: 'block'; payload: Buffer; raw: number } | { kind: 'seal'; summary: SessionSummary; t: number };
+type Queued = { kind: 'block'; pieces: Buffer[]; raw: number } | { kind: 'seal'; summary: SessionSummary; t: number };
 
 export class Recorder implements FrameObserver {
   private readonly opts: Required<Omit<RecorderOptions, 'signer' | 'onError'>> & Pick<RecorderOptions, 'signer' | 'onError'>;
   private readonly t0 = performance.now();
-  private events: Event[] = [];
-  private blockBytes = 0;
+  private block = new BlockBuilder();
   private timer: NodeJS.Timeout | null = null;
   private nextIndex = 1;
   private queue: Queued[] = [];
@@ -141,7 +140,7 @@ export class Recorder implements FrameObserver {
         codec: r.opts.codec,
       };
       r.file = await r.opts.openSegment(segmentPath(opts.dir, r.index.id, 1));
-      await r.writeRecords([r.chain(Kind.Header, packPayload(header))]);
+      await r.writeRecords(r.chain(Kind.Header, [packPayload(header)]));
       await writeIndex(opts.dir, r.index);
     } catch (e) {
       await r.file?.close().catch(() => undefined);
@@ -165,16 +164,15 @@ export class Recorder implements FrameObserver {
 
   frames(from: Direction, bytes: Buffer): void {
     if (this.closed || this.failure) return;
-    this.events.push([this.now(), from === 'client' ? DIR_CLIENT : DIR_SERVER, bytes]);
-    this.blockBytes += bytes.length;
+    this.block.add(this.now(), from === 'client' ? DIR_CLIENT : DIR_SERVER, bytes);
     this.pending += bytes.length;
-    if (this.blockBytes >= this.opts.blockSize) this.cutBlock();
+    if (this.block.bytes >= this.opts.blockSize) this.cutBlock();
     else this.timer ??= setTimeout(() => this.cutBlock(), this.opts.flushMs);
   }
 
   redacted(from: Direction, what: string): void {
     if (this.closed || this.failure) return;
-    this.events.push([this.now(), from === 'client' ? DIR_CLIENT : DIR_SERVER, null, what]);
+    this.block.addRedaction(this.now(), from === 'client' ? DIR_CLIENT : DIR_SERVER, what);
     this.timer ??= setTimeout(() => this.cutBlock(), this.opts.flushMs);
   }
 
@@ -192,13 +190,9 @@ export class Recorder implements FrameObserver {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.events.length === 0) return;
-    const ev = this.events;
-    const raw = this.blockBytes;
-    this.events = [];
-    this.blockBytes = 0;
-    if (this.failure) return;
-    this.queue.push({ kind: 'block', payload: packPayload({ k: 'block', i: this.nextIndex++, ev }), raw });
+    if (this.block.count === 0 || this.failure) return;
+    const raw = this.block.bytes;
+    this.queue.push({ kind: 'block', pieces: this.block.finish(this.nextIndex++), raw });
     this.kick();
   }
 
@@ -213,16 +207,19 @@ export class Recorder implements FrameObserver {
     try {
       while (this.queue.length > 0 && !this.failure) {
         const batch = this.queue.splice(0);
+        const codec = this.opts.codec;
         const bodies = await Promise.all(
-          batch.map((q) => (q.kind === 'block' ? compress(this.opts.codec, q.payload) : Promise.resolve(null))),
+          batch.map(async (q) =>
+            q.kind !== 'block' ? null : codec === 'none' ? q.pieces : [await compress(codec, Buffer.concat(q.pieces))],
+          ),
         );
         let out: Buffer[] = [];
         let size = this.segmentBytes;
         let blocksHere = this.segmentBlocks;
         for (let n = 0; n < batch.length; n++) {
           const q = batch[n]!;
-          const body = q.kind === 'block' ? bodies[n]! : this.sealBody(q.summary, q.t);
-          const recordSize = body.length + RECORD_OVERHEAD + 1;
+          const body = q.kind === 'block' ? bodies[n]! : [this.sealBody(q.summary, q.t)];
+          const recordSize = body.reduce((sum, b) => sum + b.length, RECORD_OVERHEAD + 1);
           if (q.kind === 'block' && blocksHere > 0 && size + recordSize > this.opts.segmentSize) {
             await this.writeRecords(out);
             out = [];
@@ -230,7 +227,7 @@ export class Recorder implements FrameObserver {
             size = this.segmentBytes;
             blocksHere = 0;
           }
-          out.push(this.chain(q.kind === 'block' ? Kind.Block : Kind.Seal, body));
+          out.push(...this.chain(q.kind === 'block' ? Kind.Block : Kind.Seal, body));
           size += recordSize;
           blocksHere++;
           this.segmentBlocks = blocksHere;
@@ -270,11 +267,11 @@ export class Recorder implements FrameObserver {
   }
 
   /** Frames `body` onto the chain. */
-  private chain(kind: KindByte, payload: Buffer): Buffer {
-    const { record, hash } = frameRecord(this.prev, kind, payload);
+  private chain(kind: KindByte, pieces: Buffer[]): Buffer[] {
+    const { buffers, hash } = frameRecordPieces(this.prev, kind, pieces);
     this.prev = hash;
     this.records++;
-    return record;
+    return buffers;
   }
 
   private async writeRecords(out: Buffer[]): Promise<void> {
@@ -302,7 +299,7 @@ export class Recorder implements FrameObserver {
     this.segmentBlocks = 0;
     this.file = await this.opts.openSegment(segmentPath(this.opts.dir, this.index.id, this.segment));
     const seg: SegmentPayload = { k: 'segment', id: this.index.id, seg: this.segment, codec: this.opts.codec };
-    await this.writeRecords([this.chain(Kind.Segment, packPayload(seg))]);
+    await this.writeRecords(this.chain(Kind.Segment, [packPayload(seg)]));
   }
 
   private wakeIfReady(): void {
@@ -317,7 +314,7 @@ export class Recorder implements FrameObserver {
     if (this.failure) return;
     this.failure = err;
     this.queue = [];
-    this.events = [];
+    this.block = new BlockBuilder();
     this.opts.onError?.(err);
     // Paused pumps run once more, see `failure` and end the session.
     this.wakeIfReady();
