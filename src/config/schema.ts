@@ -56,6 +56,17 @@ const target = z.strictObject({
   /** Role that receives objects an ephemeral user created (default: the profile's first role). */
   owner: identifier.optional(),
   tls: upstreamTls.prefault({}),
+  /**
+   * Users created ahead of demand, each with its upstream connection already logged in and
+   * the user locked (NOLOGIN, no roles) until a session claims it: logins skip CREATE ROLE
+   * and the upstream handshake. 0 disables it.
+   */
+  warmPool: z
+    .strictObject({
+      size: z.number().int().min(0).max(256).default(0),
+      maxAge: duration.default(5 * 60_000),
+    })
+    .prefault({}),
   /** Max connections the admin pool keeps open to this target. */
   adminPoolSize: z.number().int().min(1).max(64).default(4),
 });

@@ -194,11 +194,18 @@ export interface Engine {
    * needed no session (CancelRequest, health check, refused before startup).
    */
   handshake(socket: Socket): Promise<ClientLogin | null>;
+  /**
+   * A user and upstream connection prepared ahead of demand, claimed for this session;
+   * null when none is ready (then provision + connect).
+   */
+  claimWarm?(grant: Grant, sessionId: string, client: ClientLogin): Promise<{ lease: Lease; upstream: UpstreamConnection } | null>;
   /** Connects and logs in upstream as the ephemeral user. */
   connect(target: TargetConfig, creds: UpstreamCredentials, client: ClientLogin): Promise<UpstreamConnection>;
   /** Tells the client it is logged in, then relays until either side ends or the signal aborts. */
   relay(client: ClientLogin, upstream: UpstreamConnection, ctx: RelayContext): Promise<string>;
   createProvisioner(targetName: string, target: TargetConfig, config: Config): Provisioner;
+  /** Releases what the engine holds (warm pools) before the provisioners close. */
+  close?(): Promise<void>;
 }
 
 export type { JitError };

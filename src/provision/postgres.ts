@@ -43,6 +43,20 @@ export interface RoleComment {
   expires: string;
 }
 
+/** A user made ahead of demand for a warm pool: no roles, NOLOGIN once its connection is up. */
+export interface BlankUser {
+  user: string;
+  password: string;
+  scram: ScramKeys;
+  createdAt: number;
+}
+
+/** How long a warm-pool user can log in after creation: jitgate's own connection only. */
+export const BLANK_LOGIN_WINDOW_MS = 30_000;
+
+/** Ephemeral passwords are 32 random bytes: key stretching adds nothing, so PBKDF2 stays cheap. */
+const SCRAM_ITERATIONS = 256;
+
 /** A teardown step refused on purpose (never retried). */
 class TeardownRefused extends Error {}
 
@@ -126,7 +140,7 @@ export class PostgresProvisioner implements Provisioner {
     }
     const user = ephemeralUserName(grant.sub, this.#opts.nameKey);
     const password = ephemeralPassword();
-    const scram = await deriveScramKeys(password);
+    const scram = await deriveScramKeys(password, { iterations: SCRAM_ITERATIONS });
     const expiresAt = new Date(Date.now() + this.#opts.maxSessionMs + 60_000);
     const comment: RoleComment = {
       jitgate: 1,
@@ -247,6 +261,17 @@ export class PostgresProvisioner implements Provisioner {
     const client = await this.#pool.connect();
     let failure: Error | undefined;
     try {
+      // Fast path, one round trip: end its backends and drop it. DROP ROLE refuses (2BP01)
+      // when the user owns objects or holds privileges; then hand them over below.
+      try {
+        await client.query(
+          `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = ${ql(user)} AND pid <> pg_backend_pid(); ` +
+            `DROP ROLE IF EXISTS ${qi(user)}`,
+        );
+        return undefined;
+      } catch (err) {
+        if (sqlState(err) !== '2BP01') throw err;
+      }
       const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
       if (exists.rowCount === 0) return undefined;
       await client.query(`ALTER ROLE ${qi(user)} NOLOGIN`);
@@ -307,6 +332,112 @@ export class PostgresProvisioner implements Provisioner {
     }
   }
 
+  /**
+   * Creates a blank user for a warm pool: LOGIN (so jitgate can open its connection), member
+   * of jit_managed only, valid for `maxAgeMs`. Call `lockBlank` once it is connected.
+   */
+  async createBlank(maxAgeMs: number): Promise<BlankUser> {
+    if (this.#closed) throw new JitError('provisioning_failed', 'jitgate is shutting down');
+    const user = `jit_00000000_${ephemeralUserName('', this.#opts.nameKey).slice(-12)}`;
+    const password = ephemeralPassword();
+    const scram = await deriveScramKeys(password, { iterations: SCRAM_ITERATIONS });
+    const expires = new Date(Date.now() + maxAgeMs);
+    // VALID UNTIL is the login window: long enough for jitgate's own connection, after which
+    // nobody can log in as this user (no ALTER … NOLOGIN round trip needed).
+    const loginWindow = new Date(Date.now() + BLANK_LOGIN_WINDOW_MS);
+    const comment = JSON.stringify({ jitgate: 1, pool: true, instance: this.#opts.instance, target: this.#opts.targetName, expires: expires.toISOString() });
+    this.#held.add(user);
+    const client = await this.#pool.connect().catch((err) => {
+      this.#held.delete(user);
+      throw provisioningError({ kind: 'connect' }, err, this.#opts.target.admin.user);
+    });
+    try {
+      await client.query(
+        `BEGIN; CREATE ROLE ${qi(user)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ` +
+          `CONNECTION LIMIT 2 VALID UNTIL ${ql(loginWindow.toISOString())} IN ROLE ${qi(MANAGED_ROLE)} PASSWORD ${ql(scramVerifier(scram))}; ` +
+          `COMMENT ON ROLE ${qi(user)} IS ${ql(comment)}; COMMIT`,
+      );
+      client.release();
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      this.#held.delete(user);
+      throw provisioningError({ kind: 'create' }, err, this.#opts.target.admin.user);
+    }
+    return { user, password, scram, createdAt: Date.now() };
+  }
+
+  /** Drops a blank user that was never claimed. */
+  discardBlank(user: string, reason: string): Promise<TeardownResult> {
+    return this.#track(this.#teardown(user, undefined, reason)).finally(() => this.#held.delete(user));
+  }
+
+  /**
+   * Turns a blank user into a session's user in one transaction: renamed as a fresh
+   * ephemeral user of `grant.sub`, granted the profile's roles, given its expiry and
+   * metadata. It stays NOLOGIN: its one connection is already open.
+   */
+  async claim(blank: BlankUser, grant: Grant, sessionId: string): Promise<Lease> {
+    const { target, targetName } = this.#opts;
+    const roles = Object.hasOwn(target.roles, grant.role) ? target.roles[grant.role] : undefined;
+    if (!roles || roles.length === 0) {
+      throw new JitError('provisioning_failed', `role profile ${grant.role} is not configured for target ${targetName}`);
+    }
+    const user = ephemeralUserName(grant.sub, this.#opts.nameKey);
+    const expiresAt = new Date(Date.now() + this.#opts.maxSessionMs + 60_000);
+    const comment: RoleComment = {
+      jitgate: 1,
+      sub: grant.sub,
+      session: sessionId,
+      instance: this.#opts.instance,
+      target: targetName,
+      profile: grant.role,
+      expires: expiresAt.toISOString(),
+    };
+    const owner = target.owner ?? roles[0]!;
+    this.#held.add(user);
+    const client = await this.#pool.connect();
+    let step: Step = { kind: 'create' };
+    try {
+      step = { kind: 'grant', role: roles.join(', ') };
+      // One round trip: NOLOGIN for good (its one connection is open), the session's expiry for the reaper.
+      await client.query(
+        `BEGIN; ALTER ROLE ${qi(blank.user)} RENAME TO ${qi(user)}; ` +
+          `ALTER ROLE ${qi(user)} NOLOGIN VALID UNTIL ${ql(expiresAt.toISOString())}; ` +
+          roles.map((role) => `GRANT ${qi(role)} TO ${qi(user)}`).join('; '),
+      );
+      step = { kind: 'comment' };
+      // The comment carries token claims: it travels as a bind parameter, never as SQL text.
+      await client.query(
+        `SELECT set_config('jitgate.role_name', $1, true), set_config('jitgate.role_comment', $2, true)`,
+        [user, JSON.stringify(comment)],
+      );
+      step = { kind: 'commit' };
+      await client.query(
+        `DO $jit$ BEGIN EXECUTE format('COMMENT ON ROLE %I IS %L', current_setting('jitgate.role_name'), current_setting('jitgate.role_comment')); END $jit$; COMMIT`,
+      );
+      client.release();
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      this.#held.delete(user);
+      void this.discardBlank(blank.user, 'claim failed');
+      throw provisioningError(step, err, target.admin.user);
+    }
+    this.#held.delete(blank.user);
+    let released: Promise<TeardownResult> | undefined;
+    const release = (reason: string): Promise<TeardownResult> =>
+      (released ??= this.#track(this.#teardown(user, owner, reason)).finally(() => this.#held.delete(user)));
+    return {
+      credentials: { user, password: blank.password, scram: blank.scram },
+      expiresAt,
+      release,
+      async [Symbol.asyncDispose]() {
+        await release('disposed');
+      },
+    };
+  }
+
   async reap(live: ReadonlySet<string>): Promise<string[]> {
     if (this.#closed) return [];
     const { target, targetName, instance, log } = this.#opts;
@@ -319,13 +450,16 @@ export class PostgresProvisioner implements Provisioner {
       if (live.has(name) || this.#held.has(name)) continue;
       const meta = parseComment(row.comment);
       const ours = meta?.instance === instance;
-      if (!row.expired && !ours) continue;
+      // A warm-pool user's VALID UNTIL is only its login window: its comment says when it expires.
+      const poolExpiry = (meta as { pool?: boolean } | null)?.pool === true && typeof meta?.expires === 'string' ? Date.parse(meta.expires) : NaN;
+      const expired = Number.isNaN(poolExpiry) ? row.expired : poolExpiry < Date.now();
+      if (!expired && !ours) continue;
       const profileRoles =
         meta?.target === targetName && typeof meta.profile === 'string' && Object.hasOwn(target.roles, meta.profile)
           ? target.roles[meta.profile]
           : undefined;
       const owner = target.owner ?? profileRoles?.[0] ?? row.granted[0];
-      const result = await this.#track(this.#teardown(name, owner, row.expired ? 'reaped: expired' : 'reaped: leftover'));
+      const result = await this.#track(this.#teardown(name, owner, expired ? 'reaped: expired' : 'reaped: leftover'));
       if (result.ok) removed.push(name);
     }
     if (removed.length) log.info({ target: targetName, count: removed.length }, 'reaped leftover ephemeral users');

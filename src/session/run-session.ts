@@ -77,8 +77,9 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
   let endReason = 'login failed';
   let lease: Awaited<ReturnType<Provisioner['provision']>> | undefined;
   try {
-    lease = await provisioner.provision(grant, id);
-    log.info({ event: 'user.provisioned', user: lease.credentials.user, expiresAt: lease.expiresAt.toISOString() }, 'ephemeral user created');
+    const warm = await engine.claimWarm?.(grant, id, client);
+    lease = warm?.lease ?? (await provisioner.provision(grant, id));
+    log.info({ event: 'user.provisioned', user: lease.credentials.user, warm: !!warm, expiresAt: lease.expiresAt.toISOString() }, 'ephemeral user created');
     info = {
       id,
       protocol: engine.protocol,
@@ -92,7 +93,7 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
     registry.add({ info, stats, controller });
     donePending();
 
-    const upstream = await engine.connect(target, lease.credentials, client);
+    const upstream = warm?.upstream ?? (await engine.connect(target, lease.credentials, client));
     try {
       const pipeline = await openPipeline(ctx.pipeline, info);
       const expiry = setTimeout(

@@ -34,6 +34,8 @@ export interface TestProxyOptions extends ProxyOptions {
   /** Extra top-level config (merged shallowly). */
   extra?: Record<string, unknown>;
   auth?: Record<string, unknown>;
+  /** Extra keys for the target (e.g. warmPool, owner). */
+  targetExtra?: Record<string, unknown>;
 }
 
 export async function startTestProxy(upstream: PgUpstream, opts: TestProxyOptions = {}): Promise<TestProxy> {
@@ -52,7 +54,7 @@ export async function startTestProxy(upstream: PgUpstream, opts: TestProxyOption
       maxSession: '1h',
       ...opts.auth,
     },
-    targets: { [targetName]: { ...target, admin: { user: target.admin.user, password: '${TEST_ADMIN_PASSWORD}' } } },
+    targets: { [targetName]: { ...target, ...opts.targetExtra, admin: { user: target.admin.user, password: '${TEST_ADMIN_PASSWORD}' } } },
     recordings: { dir: './recordings' },
     ...opts.extra,
   };

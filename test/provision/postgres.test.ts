@@ -64,7 +64,7 @@ for (const server of ['embedded', 'local'] as const) {
         `SELECT rolpassword, rolvaliduntil, shobj_description(oid, 'pg_authid') AS comment FROM pg_authid WHERE rolname = $1`,
         [user],
       );
-      assert.match(stored.rows[0]!.rolpassword, /^SCRAM-SHA-256\$4096:/);
+      assert.match(stored.rows[0]!.rolpassword, /^SCRAM-SHA-256\$256:/);
       assert.equal(stored.rows[0]!.rolvaliduntil.getTime(), lease.expiresAt.getTime());
       const comment = JSON.parse(stored.rows[0]!.comment);
       assert.deepEqual(

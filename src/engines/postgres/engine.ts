@@ -11,6 +11,8 @@ import { PostgresProvisioner } from '../../provision/postgres.js';
 import { pgHandshake, PgClientLogin } from './frontend.js';
 import { pgConnect, PgUpstream, sendCancel, type CancelTarget } from './upstream.js';
 import { pgRelay } from './relay.js';
+import { WarmPool } from './warm-pool.js';
+import type { Grant, Lease } from '../../engine/types.js';
 
 export interface PostgresEngineOptions {
   config: Config;
@@ -24,6 +26,7 @@ export class PostgresEngine implements Engine {
   readonly protocol = 'postgres' as const;
   /** jitgate's own BackendKeyData → the upstream backend to cancel. */
   private readonly cancelKeys = new Map<number, { secretKey: Buffer; target: CancelTarget }>();
+  private readonly pools = new Map<string, WarmPool>();
 
   constructor(private readonly opts: PostgresEngineOptions) {}
 
@@ -35,6 +38,11 @@ export class PostgresEngine implements Engine {
       requireTls: config.tls.require,
       onCancel: (pid, key) => this.cancel(pid, key),
     });
+  }
+
+  async claimWarm(grant: Grant, sessionId: string, client: ClientLogin): Promise<{ lease: Lease; upstream: UpstreamConnection } | null> {
+    const pool = this.pools.get(grant.target);
+    return pool ? pool.claim(grant, sessionId, (client as PgClientLogin).startupParams) : null;
   }
 
   async connect(target: TargetConfig, creds: UpstreamCredentials, client: ClientLogin): Promise<UpstreamConnection> {
@@ -85,7 +93,7 @@ export class PostgresEngine implements Engine {
   }
 
   createProvisioner(targetName: string, target: TargetConfig, config: Config): Provisioner {
-    return new PostgresProvisioner({
+    const provisioner = new PostgresProvisioner({
       targetName,
       target,
       instance: config.instance!,
@@ -93,6 +101,12 @@ export class PostgresEngine implements Engine {
       nameKey: this.opts.nameKey,
       log: this.opts.log,
     });
+    if (target.warmPool.size > 0) this.pools.set(targetName, new WarmPool(target, provisioner, this.opts.log));
+    return provisioner;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pools.values()].map((p) => p.close()));
   }
 }
 

@@ -31,6 +31,7 @@ export class MessageStream {
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
     socket.on('error', this.onError);
+    socket.resume();
   }
 
   /** Whole messages not yet read plus bytes of a partial one. */

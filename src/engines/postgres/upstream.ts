@@ -43,6 +43,13 @@ export class PgUpstream implements UpstreamConnection {
     readonly pending: Message[],
   ) {}
 
+  /** Replaces (or adds) the ParameterStatus message for `name`. */
+  setParameterStatus(name: string, message: Buffer): void {
+    const i = this.parameterStatus.findIndex((m) => m.toString('utf8', 5, 5 + name.length + 1) === `${name}\0`);
+    if (i >= 0) this.parameterStatus[i] = message;
+    else this.parameterStatus.push(message);
+  }
+
   close(): void {
     if (this.socket.destroyed) return;
     if (this.socket.writable) this.socket.end(encode.Terminate());
