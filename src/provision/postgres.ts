@@ -367,6 +367,28 @@ export class PostgresProvisioner implements Provisioner {
     return { user, password, scram, createdAt: Date.now() };
   }
 
+  async #setComment(user: string, comment: RoleComment): Promise<void> {
+    const client = await this.#pool.connect().catch(() => null);
+    if (!client) return;
+    try {
+      // The comment carries token claims: it travels as a bind parameter, never as SQL text.
+      await client.query('BEGIN');
+      await client.query(
+        `SELECT set_config('jitgate.role_name', $1, true), set_config('jitgate.role_comment', $2, true)`,
+        [user, JSON.stringify(comment)],
+      );
+      await client.query(
+        `DO $jit$ BEGIN EXECUTE format('COMMENT ON ROLE %I IS %L', current_setting('jitgate.role_name'), current_setting('jitgate.role_comment')); END $jit$; COMMIT`,
+      );
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // 42704: the session already ended and its user is gone.
+      if (sqlState(err) !== '42704') this.#opts.log.warn({ user, sqlstate: sqlState(err) }, 'could not record the session on its ephemeral user');
+    } finally {
+      client.release();
+    }
+  }
+
   /** Drops a blank user that was never claimed. */
   discardBlank(user: string, reason: string): Promise<TeardownResult> {
     return this.#track(this.#teardown(user, undefined, reason)).finally(() => this.#held.delete(user));
@@ -397,24 +419,14 @@ export class PostgresProvisioner implements Provisioner {
     const owner = target.owner ?? roles[0]!;
     this.#held.add(user);
     const client = await this.#pool.connect();
-    let step: Step = { kind: 'create' };
     try {
-      step = { kind: 'grant', role: roles.join(', ') };
-      // One round trip: NOLOGIN for good (its one connection is open), the session's expiry for the reaper.
+      // One round trip on the login path: NOLOGIN for good (its one connection is open), the
+      // session's expiry for the reaper, the profile's roles.
       await client.query(
         `BEGIN; ALTER ROLE ${qi(blank.user)} RENAME TO ${qi(user)}; ` +
           `ALTER ROLE ${qi(user)} NOLOGIN VALID UNTIL ${ql(expiresAt.toISOString())}; ` +
-          roles.map((role) => `GRANT ${qi(role)} TO ${qi(user)}`).join('; '),
-      );
-      step = { kind: 'comment' };
-      // The comment carries token claims: it travels as a bind parameter, never as SQL text.
-      await client.query(
-        `SELECT set_config('jitgate.role_name', $1, true), set_config('jitgate.role_comment', $2, true)`,
-        [user, JSON.stringify(comment)],
-      );
-      step = { kind: 'commit' };
-      await client.query(
-        `DO $jit$ BEGIN EXECUTE format('COMMENT ON ROLE %I IS %L', current_setting('jitgate.role_name'), current_setting('jitgate.role_comment')); END $jit$; COMMIT`,
+          roles.map((role) => `GRANT ${qi(role)} TO ${qi(user)}`).join('; ') +
+          '; COMMIT',
       );
       client.release();
     } catch (err) {
@@ -422,8 +434,11 @@ export class PostgresProvisioner implements Provisioner {
       client.release();
       this.#held.delete(user);
       void this.discardBlank(blank.user, 'claim failed');
-      throw provisioningError(step, err, target.admin.user);
+      throw provisioningError({ kind: 'grant', role: roles.join(', ') }, err, target.admin.user);
     }
+    // The session's metadata follows off the login path; until it lands the pool comment
+    // (this instance, not expired) keeps the reaper's view right.
+    void this.#track(this.#setComment(user, comment));
     this.#held.delete(blank.user);
     let released: Promise<TeardownResult> | undefined;
     const release = (reason: string): Promise<TeardownResult> =>

@@ -57,17 +57,18 @@ export class WarmPool {
     while ((entry = this.idle.pop()) && (entry.dead || entry.upstream.socket.destroyed)) this.discard(entry, 'connection lost');
     this.fill();
     if (!entry) return null;
-    const lease = await this.provisioner.claim(entry.blank, grant, sessionId).catch((e) => {
-      entry!.upstream.close();
-      throw e;
-    });
-    try {
-      await applyStartupParams(entry.upstream, startupParams);
-    } catch (e) {
+    // The grant (admin connection) and the client's parameters (its own connection) are
+    // independent: one round trip each, in parallel.
+    const [claimed, applied] = await Promise.allSettled([
+      this.provisioner.claim(entry.blank, grant, sessionId),
+      applyStartupParams(entry.upstream, startupParams),
+    ]);
+    if (claimed.status === 'rejected' || applied.status === 'rejected') {
       entry.upstream.close();
-      await lease.release('startup parameters refused');
-      throw e;
+      if (claimed.status === 'fulfilled') await claimed.value.release('startup parameters refused');
+      throw claimed.status === 'rejected' ? claimed.reason : (applied as PromiseRejectedResult).reason;
     }
+    const lease = claimed.value;
     return { lease, upstream: entry.upstream };
   }
 
