@@ -53,6 +53,12 @@ export class BatchWriter {
     return this.pieces.length === 0 && this.runBuf === null;
   }
 
+  /** Drops what was collected without writing it. */
+  discard(): void {
+    this.pieces = [];
+    this.runBuf = null;
+  }
+
   /** Writes what was collected. Returns false when the destination asks to wait for 'drain'. */
   flush(): boolean {
     this.closeRun();
