@@ -89,6 +89,15 @@ test('serve starts, logs listen, serves a session; SIGTERM drains an idle sessio
   assertNoSecretsIn(p, cfg);
 });
 
+test('SIGINT stops an idle serve process with exit 0', async () => {
+  const cfg = await newConfig();
+  const p = await serve(cfg);
+  const exit = await p.stop('SIGINT');
+  assert.deepEqual(exit, { code: 0, signal: null }, p.stderr());
+  assert.ok(p.logs().some((l) => l.event === 'shutdown' && l.signal === 'SIGINT'));
+  assert.ok(p.logs().some((l) => l.event === 'stopped'));
+});
+
 test('after kill -9 with 3 live sessions, the next start removes the leftover users', async () => {
   // A fixed port: the restart runs with exactly the same config (and so the same instance name).
   const cfg = await newConfig({ listen: `127.0.0.1:${await freePort()}` });

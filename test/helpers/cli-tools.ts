@@ -1,8 +1,9 @@
 /** Runs the PostgreSQL command-line tools (psql, pgbench) for end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
 
-export const PSQL = '/usr/bin/psql';
-export const PGBENCH = '/usr/bin/pgbench';
+/** From PATH (Debian: /usr/bin, libpq 15); override with JITGATE_E2E_PSQL / JITGATE_E2E_PGBENCH. */
+export const PSQL = process.env.JITGATE_E2E_PSQL ?? 'psql';
+export const PGBENCH = process.env.JITGATE_E2E_PGBENCH ?? 'pgbench';
 
 export interface ToolResult {
   code: number | null;
