@@ -16,6 +16,7 @@ import { isTransient, quoteIdent as qi, quoteLiteral as ql, sqlState } from './s
 export const MANAGED_ROLE = 'jit_managed';
 
 export interface ProvisionLogger {
+  debug?(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -123,7 +124,7 @@ export class PostgresProvisioner implements Provisioner {
     this.#opts = opts;
     this.#pool = new pg.Pool(adminPoolConfig(opts.target));
     this.#pool.on('error', (err) => {
-      opts.log.warn({ target: opts.targetName, code: sqlState(err) ?? (err as { code?: string }).code }, 'idle admin connection failed');
+      opts.log.warn({ event: 'admin.connection_failed', target: opts.targetName, code: sqlState(err) ?? (err as { code?: string }).code }, 'idle admin connection failed');
     });
   }
 
@@ -159,7 +160,6 @@ export class PostgresProvisioner implements Provisioner {
       this.#held.delete(user);
       throw err;
     }
-    log.info({ user, target: targetName, session: sessionId, profile: grant.role }, 'ephemeral user created');
 
     let released: Promise<TeardownResult> | undefined;
     const release = (reason: string): Promise<TeardownResult> =>
@@ -217,7 +217,7 @@ export class PostgresProvisioner implements Provisioner {
         void this.#track(this.#teardown(user, owner, 'provisioning failed'));
       }
       const jerr = provisioningError(step, err, admin);
-      this.#opts.log.warn({ target: this.#opts.targetName, step: step.kind, sqlstate: jerr.detail }, jerr.clientMessage);
+      this.#opts.log.warn({ event: 'provision.failed', target: this.#opts.targetName, step: step.kind, sqlstate: jerr.detail }, jerr.clientMessage);
       throw jerr;
     }
   }
@@ -236,7 +236,7 @@ export class PostgresProvisioner implements Provisioner {
     for (let attempts = 1; ; attempts++) {
       try {
         const reassignedTo = await this.#dropOnce(user, owner);
-        log.info({ user, target: targetName, reason, attempts, reassignedTo }, 'ephemeral user dropped');
+        log.debug?.({ event: 'teardown.done', user, target: targetName, reason, attempts, reassignedTo }, 'ephemeral user dropped');
         return reassignedTo ? { user, ok: true, attempts, reassignedTo } : { user, ok: true, attempts };
       } catch (err) {
         if (isTransient(err) && Date.now() + delay < deadline && !this.#poolEnded()) {
@@ -246,7 +246,7 @@ export class PostgresProvisioner implements Provisioner {
         }
         const state = sqlState(err);
         const error = err instanceof TeardownRefused ? err.message : `${state ? `SQLSTATE ${state}: ` : ''}${(err as Error)?.message ?? String(err)}`;
-        log.error({ user, target: targetName, reason, attempts, sqlstate: state }, `ephemeral user teardown failed: ${error}`);
+        log.error({ event: 'teardown.failed', user, target: targetName, reason, attempts, sqlstate: state }, `ephemeral user teardown failed: ${error}`);
         return { user, ok: false, attempts, error };
       }
     }
@@ -383,7 +383,7 @@ export class PostgresProvisioner implements Provisioner {
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       // 42704: the session already ended and its user is gone.
-      if (sqlState(err) !== '42704') this.#opts.log.warn({ user, sqlstate: sqlState(err) }, 'could not record the session on its ephemeral user');
+      if (sqlState(err) !== '42704') this.#opts.log.warn({ event: 'provision.comment_failed', user, sqlstate: sqlState(err) }, 'could not record the session on its ephemeral user');
     } finally {
       client.release();
     }
@@ -477,7 +477,7 @@ export class PostgresProvisioner implements Provisioner {
       const result = await this.#track(this.#teardown(name, owner, expired ? 'reaped: expired' : 'reaped: leftover'));
       if (result.ok) removed.push(name);
     }
-    if (removed.length) log.info({ target: targetName, count: removed.length }, 'reaped leftover ephemeral users');
+    if (removed.length) log.info({ event: 'reaper.removed', target: targetName, count: removed.length, users: removed }, 'reaped leftover ephemeral users');
     return removed;
   }
 
@@ -487,7 +487,7 @@ export class PostgresProvisioner implements Provisioner {
     const tick = () => {
       if (this.#reaping || this.#closed || this.#reaper !== timer) return;
       this.#reaping = this.reap(getLive())
-        .catch((err) => this.#opts.log.warn({ target: this.#opts.targetName, sqlstate: sqlState(err) }, 'reaper pass failed'))
+        .catch((err) => this.#opts.log.warn({ event: 'reaper.failed', target: this.#opts.targetName, sqlstate: sqlState(err) }, 'reaper pass failed'))
         .finally(() => (this.#reaping = undefined));
     };
     const timer = setInterval(tick, intervalMs);
