@@ -9,7 +9,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { startPgUpstream, type PgUpstream } from '../helpers/pg-upstream.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
-import { jitUsers, rawLogin } from '../helpers/e2e.js';
+import { jitUsers, rawLogin, waitFor } from '../helpers/e2e.js';
 
 let up: PgUpstream;
 let tp: TestProxy;
@@ -47,6 +47,27 @@ describe('TLS through jitgate (tls.require: true)', () => {
       const [r] = await s`select current_user as u, ${42}::int as n`;
       assert.match(r!.u, /^jit_/);
       assert.equal(r!.n, 42);
+    } finally {
+      await s.end({ timeout: 2 });
+    }
+  });
+
+  it('CancelRequest over TLS (postgres.js opens its cancel connection with TLS too)', async () => {
+    const s = postgres(await tp.url('tls-cancel', 'reader'), { max: 1, ssl: { rejectUnauthorized: false } });
+    try {
+      const [{ u }] = (await s`select current_user as u`) as unknown as [{ u: string }];
+      const q = s`select pg_sleep(30)`;
+      const result = q.then(
+        () => null,
+        (e: { code?: string }) => e,
+      );
+      const active = await waitFor(
+        async () => (await up.query(`SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND state = 'active' AND query LIKE 'select pg_sleep%'`, [u])).rowCount! > 0,
+        10_000,
+      );
+      assert.ok(active);
+      q.cancel();
+      assert.equal((await result)?.code, '57014');
     } finally {
       await s.end({ timeout: 2 });
     }
