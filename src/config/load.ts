@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { UsageError } from '../errors.js';
@@ -72,9 +73,16 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   return Object.assign(cfg, { file: path.resolve(file), dir });
 }
 
+/**
+ * Stable across restarts (the reaper removes what a crashed run of the same instance left):
+ * hostname + listen ports. A port of 0 has no stable identity, so such an instance is
+ * unique to its process.
+ */
 function defaultInstance(cfg: Omit<Config, 'file' | 'dir'>): string {
-  const ports = [cfg.listen.postgres?.port, cfg.listen.mysql?.port].filter(Boolean).join('-');
-  return `${os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}-${ports}`;
+  const ports = [cfg.listen.postgres?.port, cfg.listen.mysql?.port].filter((p) => p !== undefined);
+  const host = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 32);
+  const base = `${host}-${ports.join('-')}`;
+  return ports.includes(0) ? `${base}-${process.pid}-${randomBytes(3).toString('hex')}` : base;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
