@@ -1,0 +1,35 @@
+/** The paths a scenario can run against: where to connect, as whom, and which process to watch. */
+export type PathId = 'direct' | 'pgbouncer' | 'jitgate' | 'jitgate-bare' | 'jitgate-norec';
+
+export const PATH_LABELS: Record<PathId, string> = {
+  direct: 'direct',
+  pgbouncer: 'PgBouncer',
+  jitgate: 'jitgate (masking + recording)',
+  'jitgate-bare': 'jitgate (bare)',
+  'jitgate-norec': 'jitgate (masking, recording off)',
+};
+
+export interface Endpoint {
+  id: PathId;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** The proxy process whose CPU and RSS are measured (none for direct). */
+  pid?: number;
+}
+
+/** One measurement of one case in one run. */
+export interface Sample {
+  /** The headline figure (see the scenario's unit). */
+  value: number;
+  /** Work units done (transactions, rows), for CPU per unit. */
+  units?: number;
+  /** Proxy CPU during the measurement, ms. */
+  cpuMs?: number;
+  /** Proxy peak RSS during the measurement, KB. */
+  peakKB?: number;
+  /** Free-form observation (e.g. masking was not applied). */
+  note?: string;
+}
