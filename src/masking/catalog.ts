@@ -26,6 +26,8 @@ export interface CatalogResolver {
   type(oid: number): TypeInfo | null | undefined;
   /** Loads the given tables' columns and the given types into the cache. */
   load(tableOids: readonly number[], typeOids: readonly number[]): Promise<void>;
+  /** A table's live columns in order, by name as the admin's search path resolves it; null if none. */
+  tableColumns?(name: string): Promise<{ tableOid: number; columns: { name: string; attnum: number; typeOid: number }[] } | null>;
   /** Forgets everything (DDL seen). */
   invalidate(): void;
   close(): Promise<void>;
@@ -97,6 +99,20 @@ export class PgCatalogResolver implements CatalogResolver {
         });
       }
     }
+  }
+
+  async tableColumns(name: string) {
+    const r = await this.query(
+      `select a.attrelid::int8 as reloid, a.attnum::int4 as attnum, a.attname, a.atttypid::int8 as typ
+         from pg_catalog.pg_attribute a
+        where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped order by a.attnum`,
+      [name],
+    );
+    if (r.rows.length === 0) return null;
+    return {
+      tableOid: Number(r.rows[0]!.reloid),
+      columns: r.rows.map((x) => ({ name: String(x.attname), attnum: Number(x.attnum), typeOid: Number(x.typ) })),
+    };
   }
 
   invalidate(): void {

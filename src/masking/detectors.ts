@@ -464,15 +464,38 @@ export function scan(s: string, enabled: readonly DetectorName[]): Span[] {
 }
 
 /** The text with every span replaced; each replacement is ASCII without quotes, commas, braces or backslashes. */
-export function maskSpans(s: string, spans: readonly Span[]): string {
+export function maskSpans(s: string, spans: readonly Span[], quote?: (sp: Span) => boolean): string {
   let out = '';
   let pos = 0;
   for (const sp of spans) {
     const clear = s.slice(sp.start, sp.end);
-    out += s.slice(pos, sp.start) + (sp.merged ? redact(clear) : maskFor(sp.detector, clear));
+    const m = sp.merged ? redact(clear) : maskFor(sp.detector, clear);
+    out += s.slice(pos, sp.start) + (quote?.(sp) ? `"${m}"` : m);
     pos = sp.end;
   }
   return out + s.slice(pos);
+}
+
+/**
+ * JSON text: a finding outside a string (a number such as a card stored as bigint) is
+ * replaced by a JSON string, so the document stays valid.
+ */
+export function maskJsonSpans(s: string, spans: readonly Span[]): string {
+  const outside = new Set<Span>();
+  let k = 0;
+  let inStr = false;
+  for (let i = 0; i < s.length && k < spans.length; i++) {
+    while (k < spans.length && spans[k]!.start === i) {
+      if (!inStr) outside.add(spans[k]!);
+      k++;
+    }
+    const c = s.charCodeAt(i);
+    if (inStr) {
+      if (c === 92) i++;
+      else if (c === 34) inStr = false;
+    } else if (c === 34) inStr = true;
+  }
+  return maskSpans(s, spans, (sp) => outside.has(sp));
 }
 
 export const allDetectors: readonly DetectorName[] = Object.keys(scanners) as DetectorName[];

@@ -13,8 +13,9 @@ import { JitError } from '../errors.js';
 import { applyAction, type MaskAction } from './actions.js';
 import { binaryKind, FIRST_USER_OID, Unmaskable, walkBinary, type BinaryKind } from './binary.js';
 import type { CatalogResolver, SourceColumn } from './catalog.js';
-import { maskSpans, scan, type DetectorName } from './detectors.js';
+import { maskJsonSpans, maskSpans, scan, type DetectorName } from './detectors.js';
 import { compileGlob, type Glob } from './glob.js';
+import { copyColumnNames } from './pg-copy.js';
 
 export interface CompiledRule {
   name: string;
@@ -52,6 +53,13 @@ export interface SessionMasking extends MaskingHook {
   endResult(): void;
   /** A command completed; DDL makes cached catalog answers stale. */
   commandComplete(tag: string): void;
+  /**
+   * Masker for the rows of `COPY table [(columns)] TO` (text cells); `table` undefined for
+   * `COPY (query) TO`, whose columns are unknown: refused (masking_failed) when rules exist.
+   */
+  planCopy(copy: { table?: string; columns?: string[] }): Promise<ResultMasker | null>;
+  /** True when column rules exist (a format that cannot be masked must then be refused). */
+  readonly hasRules: boolean;
 }
 
 export type MaskingFactory = (session: SessionInfo) => SessionMasking | null;
@@ -76,11 +84,14 @@ export function matchRule(rules: readonly CompiledRule[], name: string, src: Sou
 
 const DDL = /^(ALTER|DROP|CREATE|COMMENT|GRANT|REVOKE|IMPORT|SECURITY)\b/;
 const JSON_TYPES = new Set([114, 3802]);
+/** Number types: a detected value in their text form cannot be rewritten as a number. */
+const NUMBER_TYPES = new Set([20, 21, 23, 26, 700, 701, 1700, 790]);
 
 interface ColumnPlan {
   rule: CompiledRule | null;
   detect: boolean;
   json: boolean;
+  number: boolean;
   /** null: text format. */
   kind: BinaryKind | null;
   name: string;
@@ -124,13 +135,14 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
       new JitError('masking_failed', msg, { cause });
 
     /** Detector pass over bytes (latin1 view: offsets are byte offsets; detectors look at ASCII only). */
-    const detectBytes = (v: Buffer): Buffer => {
+    const detectBytes = (v: Buffer, json = false): Buffer => {
       const s = v.toString('latin1');
       const spans = scan(s, detectors);
       if (spans.length === 0) return v;
       for (const sp of spans) hit(sp.detector);
-      return Buffer.from(maskSpans(s, spans), 'latin1');
+      return Buffer.from(json ? maskJsonSpans(s, spans) : maskSpans(s, spans), 'latin1');
     };
+    const detectJson = (v: Buffer): Buffer => detectBytes(v, true);
     const probe = (s: string): boolean => {
       const spans = scan(s, detectors);
       for (const sp of spans) hit(sp.detector);
@@ -181,9 +193,12 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
         }
         return unmaskable(p, rule.onBinary, `type has no text form jitgate can rewrite`);
       }
-      if (p.kind === null) return detectBytes(v);
+      if (p.kind === null) {
+        if (p.number) return probe(v.toString('latin1')) ? unmaskable(p, config.onBinary, 'a number holds a detected value') : v;
+        return p.json ? detectJson(v) : detectBytes(v);
+      }
       try {
-        return walkBinary(p.kind, v, detectBytes, probe, kindOf);
+        return walkBinary(p.kind, v, p.json ? detectJson : detectBytes, probe, kindOf);
       } catch (e) {
         if (e instanceof Unmaskable) return unmaskable(p, config.onBinary, e.message);
         throw e;
@@ -205,7 +220,7 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
           kind = binaryKind(c.typeOid, resolver) ?? 'opaque';
           if (!rule && kind === 'opaque') return null;
         }
-        return { rule, detect: !rule, json: JSON_TYPES.has(c.typeOid), kind, name: c.name };
+        return { rule, detect: !rule, json: JSON_TYPES.has(c.typeOid), number: NUMBER_TYPES.has(c.typeOid), kind, name: c.name };
       });
       if (plans.every((p) => p === null)) return null;
       return {
@@ -284,6 +299,37 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
 
       commandComplete(tag) {
         if (resolver && DDL.test(tag)) resolver.invalidate();
+      },
+
+      hasRules: rules.length > 0,
+
+      async planCopy(copy) {
+        flush();
+        const detectOnly: ResultMasker | null = detectors.length
+          ? { mask: (_i, v) => (v === null ? null : detectBytes(v)) }
+          : null;
+        let table: Awaited<ReturnType<NonNullable<CatalogResolver['tableColumns']>>> = null;
+        if (copy.table && resolver?.tableColumns) {
+          try {
+            table = await resolver.tableColumns(copy.table);
+          } catch (e) {
+            throw fail('jitgate could not look up the columns this COPY reads; it was stopped', e);
+          }
+        }
+        if (!table) {
+          if (rules.length) throw fail('COPY of a query cannot be masked by column rules; use SELECT instead');
+          return detectOnly;
+        }
+        let cols = table.columns;
+        if (copy.columns?.length) {
+          const byName = new Map(cols.map((c) => [c.name, c]));
+          const picked = copyColumnNames(copy.columns).map((n) => byName.get(n));
+          if (picked.some((c) => !c)) throw fail('COPY names a column jitgate cannot find; it was stopped');
+          cols = picked as typeof cols;
+        }
+        return hook.planResult(
+          cols.map((c) => ({ name: c.name, tableOid: table!.tableOid, attnum: c.attnum, typeOid: c.typeOid, format: 'text' as const })),
+        );
       },
     };
     return hook;

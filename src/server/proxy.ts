@@ -16,6 +16,7 @@ import { runSession, type ProxyContext } from '../session/run-session.js';
 import type { PipelineParts } from '../session/pipeline.js';
 import { serverSecureContext } from './tls.js';
 import { PostgresProvisioner } from '../provision/postgres.js';
+import { createMasking, maskingKey, pgCatalogResolver, type CatalogResolver } from '../masking/index.js';
 import { recorderFactory } from '../recording/pipeline.js';
 
 export interface ProxyOptions {
@@ -64,6 +65,22 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
     provisioners.set(name, engine.createProvisioner(name, target, config));
   }
 
+  // Masking from config unless the caller brought its own: one catalog resolver per target.
+  const resolvers = new Map<string, CatalogResolver>();
+  const configMasking =
+    config.masking.rules.length > 0 || config.masking.detectors.length > 0
+      ? createMasking(config.masking, {
+          log,
+          hashKey: maskingKey(config),
+          resolver: (session) => {
+            if (session.protocol !== 'postgres') return null;
+            let r = resolvers.get(session.targetName);
+            if (!r) resolvers.set(session.targetName, (r = pgCatalogResolver(session.target)));
+            return r;
+          },
+        })
+      : undefined;
+
   const ctx: ProxyContext = {
     config,
     log,
@@ -72,6 +89,7 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
     registry,
     pipeline: {
       ...opts.pipeline,
+      masking: opts.pipeline?.masking ?? configMasking,
       // Recording is on by default (recordings.enabled); a caller's own `observers` replace it.
       observers: opts.pipeline?.observers ?? (config.recordings.enabled ? [recorderFactory(config, log)] : []),
     },
@@ -137,6 +155,7 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
       for (const s of sockets) s.destroy();
       await serversClosed;
       await Promise.allSettled([...provisioners.values()].map((p) => p.close()));
+      await Promise.allSettled([...resolvers.values()].map((r) => r.close()));
       log.info({ event: 'stopped' }, 'jitgate stopped');
     })();
     return closing;

@@ -60,7 +60,9 @@ test('detectors mask any text column and leave clean values as the same Buffer',
   const clean = b('Prefers phone contact.');
   assert.equal(m.mask(0, clean), clean);
   assert.equal(text(m.mask(0, b('Backup: ada@example.com, card 4111 1111 1111 1111, ssn 123-45-6789'))), 'Backup: a***@example.com, card **** **** **** 1111, ssn ***-**-6789');
-  assert.equal(text(m.mask(1, b('4111111111111111'))), '************1111', 'text-format numbers are scanned too');
+  assert.equal(m.mask(1, b('4111111111111111')), null, 'a number holding a card cannot be rewritten as a number: NULL');
+  const n = b('42');
+  assert.equal(m.mask(1, n), n);
   // Non-ASCII text around a finding survives byte-exact.
   assert.equal(text(m.mask(0, b('Jürgen → jürgen.x@example.com ✓'))), 'Jürgen → j***@example.com ✓');
 });
@@ -254,4 +256,11 @@ test('a row with more cells than its description fails closed', async () => {
   const { hook } = setup({ rules });
   const m = (await plan(hook!, [col('email')]))!;
   assert.throws(() => m.mask(1, b('x')), (e: unknown) => e instanceof JitError && e.code === 'masking_failed');
+});
+
+test('json: a detected number outside a string becomes a JSON string; the document stays valid', async () => {
+  const { hook } = setup({ detectors: ['credit_card', 'email'] });
+  const m = (await plan(hook!, [col('j', { typeOid: 114 })]))!;
+  const out = text(m.mask(0, b('{"card":4111111111111111,"s":"4111 1111 1111 1111","e":"a\\"b@example.com"}')))!;
+  assert.deepEqual(JSON.parse(out), { card: '************1111', s: '**** **** **** 1111', e: 'a"b***@example.com'.replace('b***', 'b***') });
 });

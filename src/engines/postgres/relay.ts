@@ -12,6 +12,8 @@ import {
   Framer,
   Frontend,
   decodeBind,
+  decodeCommandComplete,
+  decodeCopyResponse,
   decodeDataRow,
   decodeDescribeOrClose,
   decodeExecute,
@@ -33,6 +35,9 @@ import type {
 import type { Message } from './message-stream.js';
 import { ResultTracker } from './result-tracker.js';
 import { errorResponseFor } from './errors.js';
+import { copyData, maskErrorLike, maskFunctionResult, maskNotification } from './relay-masking.js';
+import type { SessionMasking } from '../../masking/masking.js';
+import { maskCopyRow, parseCopyOut, type CopyOut } from '../../masking/pg-copy.js';
 
 type Handler = (type: number, buf: Buffer, start: number, end: number) => void | boolean;
 
@@ -179,7 +184,10 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
           const sql = decodeQuery(buf, start, end);
           for (const h of hooks) h.check({ kind: 'query', sql }, ctx.session);
         }
-        tracker?.query();
+        if (tracker) {
+          tracker.query();
+          copyQueue.push(parseCopyOut(decodeQuery(buf, start, end)));
+        }
         break;
       }
       case Frontend.Parse: {
@@ -215,10 +223,12 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
         break;
       case Frontend.Sync:
         tracker?.sync();
+        if (tracker) copyQueue.push(null);
         break;
       case Frontend.FunctionCall:
         stats.statements++;
         tracker?.query();
+        if (tracker) copyQueue.push(null);
         break;
       case Frontend.Terminate:
         clientTerminated = true;
@@ -229,6 +239,24 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
 
   /** Masker of the rows now flowing; `planned` says whether it was worked out for them. */
   let planned = false;
+  /** Engine-side extras of jitgate's masking module (absent for other MaskingHook implementations). */
+  const extras = masking as Partial<SessionMasking> | null;
+  /** Per Query/Sync/FunctionCall (one ReadyForQuery each): the COPY … TO STDOUT it runs, if known. */
+  const copyQueue: (CopyOut | null)[] = [];
+  let copy: { spec: CopyOut; masker: ResultMasker | null; header: boolean } | null = null;
+  /** After a masking failure: drop the server's answers up to ReadyForQuery (the client got an error). */
+  let swallowing = false;
+
+  /** Fail closed for one statement: the client gets an ErrorResponse instead of the rest of the result. */
+  const failStatement = (err: unknown): void => {
+    const jerr = asJitError(err);
+    if (jerr.code !== 'masking_failed') throw err;
+    s2c.out.emit(errorResponseFor(jerr, 'ERROR'));
+    swallowing = true;
+    masker = null;
+    copy = null;
+    extras?.endResult?.();
+  };
 
   const columnsOf = (fields: FieldDescription[]): ColumnInfo[] =>
     fields.map((f) => ({
@@ -276,21 +304,26 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
   };
 
   const handleServer: Handler = (type, buf, start, end) => {
-    if (!tracker) {
+    if (!tracker || !masking) {
       s2c.out.pass(buf, start, end);
       return;
     }
+    if (swallowing) return swallow(type, buf, start, end);
     switch (type) {
       case Backend.DataRow: {
-        if (!planned) {
-          const wait = plan(tracker.inExecute ? tracker.executeFields() : undefined);
-          if (wait) {
-            const row = Buffer.from(buf.subarray(start, end));
-            s2c.await(wait.then(() => maskDataRow(row, 0, row.length)));
-            return false;
+        try {
+          if (!planned) {
+            const wait = plan(tracker.inExecute ? tracker.executeFields() : undefined);
+            if (wait) {
+              const row = Buffer.from(buf.subarray(start, end));
+              s2c.await(wait.then(() => (swallowing ? undefined : maskDataRow(row, 0, row.length))).catch(failStatement));
+              return false;
+            }
           }
+          maskDataRow(buf, start, end);
+        } catch (e) {
+          failStatement(e);
         }
-        maskDataRow(buf, start, end);
         return;
       }
       case Backend.RowDescription: {
@@ -299,11 +332,79 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
         if (fields) {
           const wait = plan(fields);
           if (wait) {
-            s2c.await(wait);
+            s2c.await(wait.catch(failStatement));
             return false;
           }
         }
         return;
+      }
+      case Backend.CopyOutResponse: {
+        const spec = copyQueue[0] ?? null;
+        const { format } = decodeCopyResponse(buf, start, end);
+        if (!spec || format !== 0 || spec.format === 'binary') {
+          failStatement(new JitError('masking_failed', spec && format === 0 ? 'COPY in this form cannot be masked; use SELECT or COPY … TO STDOUT in text or csv format' : 'binary COPY cannot be masked; use text or csv format'));
+          return;
+        }
+        s2c.out.pass(buf, start, end);
+        copy = { spec, masker: null, header: spec.header && spec.format === 'csv' };
+        const cur = copy;
+        const p = extras?.planCopy ? extras.planCopy(spec) : Promise.reject(new JitError('masking_failed', 'COPY cannot be masked here'));
+        s2c.await(p.then((m) => void (cur.masker = m)).catch(failStatement));
+        return false;
+      }
+      case Backend.CopyData: {
+        if (copy) {
+          if (copy.header) {
+            copy.header = false;
+          } else if (copy.masker) {
+            try {
+              const data = buf.subarray(start + 5, end);
+              const out = maskCopyRow(data, copy.spec, copy.masker);
+              if (out !== data) {
+                s2c.out.emit(copyData(out));
+                return;
+              }
+            } catch (e) {
+              failStatement(e instanceof JitError ? e : new JitError('masking_failed', 'a COPY row could not be masked; the COPY was stopped', { cause: e }));
+              return;
+            }
+          }
+        }
+        break;
+      }
+      case Backend.CopyDone:
+        copy = null;
+        break;
+      case Backend.ErrorResponse:
+      case Backend.NoticeResponse: {
+        const out = maskErrorLike(masking, type, buf, start, end);
+        if (type === Backend.ErrorResponse) {
+          planned = false;
+          copy = null;
+          tracker.error();
+          extras?.endResult?.();
+        }
+        if (out) {
+          s2c.out.emit(out);
+          return;
+        }
+        break;
+      }
+      case Backend.NotificationResponse: {
+        const out = maskNotification(masking, buf, start, end);
+        if (out) {
+          s2c.out.emit(out);
+          return;
+        }
+        break;
+      }
+      case Backend.FunctionCallResponse: {
+        const out = maskFunctionResult(masking, buf, start, end);
+        if (out) {
+          s2c.out.emit(out);
+          return;
+        }
+        break;
       }
       case Backend.NoData:
         tracker.noData();
@@ -314,19 +415,59 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
         tracker.complete();
         break;
       case Backend.CommandComplete:
+        extras?.commandComplete?.(decodeCommandComplete(buf, start, end));
+        planned = false;
+        tracker.executeDone();
+        extras?.endResult?.();
+        break;
       case Backend.EmptyQueryResponse:
       case Backend.PortalSuspended:
         planned = false;
         tracker.executeDone();
-        break;
-      case Backend.ErrorResponse:
-        planned = false;
-        tracker.error();
+        extras?.endResult?.();
         break;
       case Backend.ReadyForQuery:
         planned = false;
+        copyQueue.shift();
         tracker.readyForQuery();
         break;
+    }
+    s2c.out.pass(buf, start, end);
+  };
+
+  /** Keeps the tracker in step while dropping a failed statement's answers; ReadyForQuery ends it. */
+  const swallow: Handler = (type, buf, start, end) => {
+    switch (type) {
+      case Backend.RowDescription:
+        tracker!.rowDescription(decodeRowDescription(buf, start, end));
+        return;
+      case Backend.NoData:
+        tracker!.noData();
+        return;
+      case Backend.ParseComplete:
+      case Backend.BindComplete:
+      case Backend.CloseComplete:
+        tracker!.complete();
+        return;
+      case Backend.CommandComplete:
+      case Backend.EmptyQueryResponse:
+      case Backend.PortalSuspended:
+        tracker!.executeDone();
+        return;
+      case Backend.ErrorResponse:
+        tracker!.error();
+        return;
+      case Backend.ParameterStatus:
+        break;
+      case Backend.ReadyForQuery:
+        swallowing = false;
+        planned = false;
+        copy = null;
+        copyQueue.shift();
+        tracker!.readyForQuery();
+        break;
+      default:
+        return;
     }
     s2c.out.pass(buf, start, end);
   };
