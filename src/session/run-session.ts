@@ -73,10 +73,18 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
   const provisioner = ctx.provisioners.get(grant.target)!;
   const stats: SessionStats = { bytesFromClient: 0, bytesFromServer: 0, statements: 0 };
   const controller = new AbortController();
+  // A client that leaves during login ends the session: its close may already have been seen
+  // (and consumed) by the handshake, so the relay would never hear of it.
+  const onClientClose = () => {
+    if (!controller.signal.aborted) controller.abort(new JitError('protocol_violation', 'the client closed the connection during login'));
+  };
+  if (client.socket.destroyed) onClientClose();
+  else client.socket.once('close', onClientClose);
   let info: SessionInfo | undefined;
   let endReason = 'login failed';
   let lease: Awaited<ReturnType<Provisioner['provision']>> | undefined;
   try {
+    if (controller.signal.aborted) throw controller.signal.reason;
     const warm = await engine.claimWarm?.(grant, id, client);
     lease = warm?.lease ?? (await provisioner.provision(grant, id));
     log.info({ event: 'user.provisioned', user: lease.credentials.user, warm: !!warm, expiresAt: lease.expiresAt.toISOString() }, 'ephemeral user created');
@@ -93,6 +101,7 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
     registry.add({ info, stats, controller });
     donePending();
 
+    if (controller.signal.aborted && !warm) throw controller.signal.reason;
     const upstream = warm?.upstream ?? (await engine.connect(target, lease.credentials, client));
     try {
       const pipeline = await openPipeline(ctx.pipeline, info);
@@ -115,6 +124,7 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
     log.error({ event: 'session.failed', code: err.code, reason: err.clientMessage, err: String((err.cause as Error)?.message ?? '') }, 'session failed');
     await client.refuse(err);
   } finally {
+    client.socket.off('close', onClientClose);
     donePending();
     if (info) {
       log.info({ event: 'session.end', reason: endReason, durationMs: Date.now() - started, ...stats }, 'session ended');

@@ -11,6 +11,7 @@ import {
   FrameError,
   Frontend,
   MessageError,
+  type MessageHandler,
   decodePasswordMessage,
   decodeStartupPacket,
   encode,
@@ -71,6 +72,26 @@ export function closeWith(socket: Duplex, last: Buffer | null): Promise<void> {
   });
 }
 
+/**
+ * The client's framer. Once the login is done, bytes that do not frame — and messages the
+ * relay cannot decode, as its decoders run inside `push` — are the client's protocol
+ * violation (08P01), not an internal error.
+ */
+class ClientFramer extends Framer {
+  loggedIn = false;
+
+  override push(chunk: Buffer, onMessage: MessageHandler): number {
+    try {
+      return super.push(chunk, onMessage);
+    } catch (e) {
+      if (this.loggedIn && (e instanceof FrameError || e instanceof MessageError)) {
+        throw new JitError('protocol_violation', `invalid message from the client: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
 /** Startup parameters jitgate consumes or refuses instead of passing upstream. */
 const consumed = new Set(['user', 'database']);
 
@@ -79,13 +100,20 @@ export async function pgHandshake(raw: Socket, opts: FrontendOptions): Promise<P
   let secure = false;
   let gssDeclined = false;
   const remoteAddress = raw.remoteAddress ?? 'unknown';
-  let stream = new MessageStream(socket, new Framer({ startup: true, maxLength: opts.limits.maxStartupMessage }));
+  let stream = new MessageStream(socket, new ClientFramer({ startup: true, maxLength: opts.limits.maxStartupMessage }));
 
   raw.on('error', () => undefined);
   let timedOut = false;
+  /** Set while a TLS handshake runs: nothing can be said to the client then, only a close. */
+  let negotiating: tls.TLSSocket | null = null;
   const deadline = setTimeout(() => {
     timedOut = true;
     stream.detach();
+    if (negotiating) {
+      negotiating.destroy();
+      raw.destroy();
+      return;
+    }
     void closeWith(socket, errorResponseFor(new JitError('protocol_violation', 'timed out waiting for login')));
   }, opts.limits.handshakeTimeout);
   deadline.unref();
@@ -105,7 +133,7 @@ export async function pgHandshake(raw: Socket, opts: FrontendOptions): Promise<P
         case 'GSSENCRequest': {
           // Bytes pipelined behind these requests would be read as if they had come
           // through the encrypted channel (CVE-2021-23214): refuse them.
-          if (stream.pendingBytes > 0) {
+          if (stream.pendingBytes > 0 || stream.malformed) {
             return await refuse(new JitError('protocol_violation', 'unexpected data after encryption request'));
           }
           if (packet.kind === 'GSSENCRequest') {
@@ -117,9 +145,10 @@ export async function pgHandshake(raw: Socket, opts: FrontendOptions): Promise<P
           if (secure) return await refuse(new JitError('protocol_violation', 'SSLRequest inside TLS'));
           stream.detach();
           socket.write(Buffer.from('S'));
-          socket = await startServerTls(raw, opts.secureContext);
+          socket = await startServerTls(raw, opts.secureContext, (t) => (negotiating = t));
+          negotiating = null;
           secure = true;
-          stream = new MessageStream(socket, new Framer({ startup: true, maxLength: opts.limits.maxStartupMessage }));
+          stream = new MessageStream(socket, new ClientFramer({ startup: true, maxLength: opts.limits.maxStartupMessage }));
           continue;
         }
         case 'CancelRequest':
@@ -158,7 +187,12 @@ export async function pgHandshake(raw: Socket, opts: FrontendOptions): Promise<P
             return await refuse(new JitError('protocol_violation', 'expected a password message'));
           }
           const token = decodePasswordMessage(p.buf, p.start, p.end);
+          // Bytes behind the password that do not frame must not vanish silently.
+          if (stream.malformed) {
+            return await refuse(new JitError('protocol_violation', 'invalid message after the password'));
+          }
           const pending = stream.detach();
+          (stream.framer as ClientFramer).loggedIn = true;
           const login: LoginRequest = {
             user,
             database,
@@ -184,18 +218,25 @@ export async function pgHandshake(raw: Socket, opts: FrontendOptions): Promise<P
   }
 }
 
-function startServerTls(raw: Socket, secureContext: tls.SecureContext): Promise<tls.TLSSocket> {
+function startServerTls(raw: Socket, secureContext: tls.SecureContext, started: (t: tls.TLSSocket) => void): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const t = new tls.TLSSocket(raw, { isServer: true, secureContext });
+    started(t);
     const fail = (e: Error) => {
+      t.off('error', fail);
+      t.off('close', closed);
       t.destroy();
       reject(e);
     };
+    // A socket closed mid-handshake may emit no error: without this the login would wait forever.
+    const closed = () => fail(new Error('connection closed during the TLS handshake'));
     t.once('secure', () => {
       t.off('error', fail);
+      t.off('close', closed);
       resolve(t);
     });
     t.once('error', fail);
+    t.once('close', closed);
     raw.resume();
   });
 }

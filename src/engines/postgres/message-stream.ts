@@ -15,6 +15,8 @@ export interface Message {
 export class MessageStream {
   readonly framer: Framer;
   private queue: Message[] = [];
+  /** Bytes behind a startup-phase packet, framed once the reader asks for the next message. */
+  private stash: Buffer | null = null;
   private waiter: { resolve: (m: Message) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
   private ended = false;
@@ -34,17 +36,29 @@ export class MessageStream {
     socket.resume();
   }
 
+  /** True once bytes failed to frame, even while whole messages from before them are still queued. */
+  malformed = false;
+
   /** Whole messages not yet read plus bytes of a partial one. */
   get pendingBytes(): number {
-    return this.queue.reduce((n, m) => n + (m.end - m.start), 0) + this.framer.buffered;
+    return this.queue.reduce((n, m) => n + (m.end - m.start), 0) + this.framer.buffered + (this.stash?.length ?? 0);
   }
 
   private push(chunk: Buffer): void {
+    if (this.stash) {
+      chunk = Buffer.concat([this.stash, chunk]);
+      this.stash = null;
+    }
     try {
-      this.framer.push(chunk, (type, buf, start, end) => {
+      const used = this.framer.push(chunk, (type, buf, start, end) => {
         this.queue.push({ type, buf, start, end });
+        // In the startup phase the reader decides how the next bytes are framed (TLS, typed
+        // messages): stop after each packet and keep the rest until it asks.
+        return this.framer.startup ? false : undefined;
       });
+      if (used < chunk.length) this.stash = chunk.subarray(used);
     } catch (e) {
+      this.malformed = true;
       this.fail(e as Error);
       return;
     }
@@ -71,6 +85,7 @@ export class MessageStream {
   }
 
   next(): Promise<Message> {
+    if (this.queue.length === 0 && this.stash && !this.malformed) this.push(Buffer.alloc(0));
     const m = this.queue.shift();
     if (m) return Promise.resolve(m);
     if (this.failure) return Promise.reject(this.failure);

@@ -200,8 +200,11 @@ function upstreamError(m: Message): JitError {
   const f = decodeErrorFields(m.buf, m.start, m.end);
   const code = f.get(ErrorField.Code) ?? '08006';
   const message = f.get(ErrorField.Message) ?? 'upstream error';
-  // Too many connections and database-not-found are the client's business; keep their SQLSTATE.
-  const passThrough = code === '53300' || code === '3D000' || code.startsWith('57P');
+  // Too many connections, database-not-found and errors in the client's own startup parameters
+  // (options, unknown or privileged settings, bad values) are the client's business: keep their
+  // SQLSTATE. Reported as 08006 a driver would take them for an outage and retry.
+  const passThrough =
+    code === '53300' || code === '3D000' || code.startsWith('57P') || code.startsWith('42') || code.startsWith('22') || code === '0A000';
   return new JitError('upstream_unavailable', `upstream refused the session: ${message}`, {
     sqlstate: passThrough ? code : undefined,
   });
