@@ -119,7 +119,7 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
       upstream.close();
     }
   } catch (e) {
-    const err = asJitError(e);
+    const err = upstreamOutage(asJitError(e));
     endReason = err.clientMessage;
     log.error({ event: 'session.failed', code: err.code, reason: err.clientMessage, err: String((err.cause as Error)?.message ?? '') }, 'session failed');
     await client.refuse(err);
@@ -137,4 +137,18 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
     // Removed last: until its user is gone the session counts as live (drain, reaper).
     if (info) registry.remove(id);
   }
+}
+
+/**
+ * A provisioning failure at the network level (the admin connection could not reach the
+ * upstream at all) is an upstream outage for the client: 08006, saying so, rather than an
+ * error about provisioning that only the operator can act on.
+ */
+function upstreamOutage(err: JitError): JitError {
+  if (err.code !== 'provisioning_failed') return err;
+  const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
+  const errno = typeof cause?.code === 'string' && /^E[A-Z]{2,}$/.test(cause.code) ? cause.code : undefined;
+  const lost = typeof cause?.message === 'string' && /Connection terminated|timeout expired|connection timeout/i.test(cause.message);
+  if (!errno && !lost) return err;
+  return new JitError('upstream_unavailable', `the upstream database is unreachable${errno ? ` (${errno})` : ''}: ${err.clientMessage}`, { cause: err });
 }
