@@ -154,6 +154,7 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
       }
       for (const s of sockets) s.destroy();
       await serversClosed;
+      await Promise.allSettled(Object.values(engines).map((e) => e.close?.()));
       await Promise.allSettled([...provisioners.values()].map((p) => p.close()));
       await Promise.allSettled([...resolvers.values()].map((r) => r.close()));
       log.info({ event: 'stopped' }, 'jitgate stopped');

@@ -108,12 +108,16 @@ class Pump {
   }
 
   private flush(): void {
-    if (!this.out.flush()) this.block(1);
+    // Fail closed: nothing is forwarded once an observer (the recording) has failed.
     for (const o of this.observers) {
       if (o.failure) {
+        this.out.discard();
         this.end('recording failed', new JitError('recording_failed', 'session recording failed: the session ends'));
         return;
       }
+    }
+    if (!this.out.flush()) this.block(1);
+    for (const o of this.observers) {
       if (!o.ready) {
         this.block(2);
         o.onReady(() => this.unblock(2));
