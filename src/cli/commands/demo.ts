@@ -124,7 +124,7 @@ export async function run(args: string[]): Promise<number> {
             { columns: ['ssn'], action: 'redact' },
             { columns: ['card_number'], action: 'partial' },
           ],
-          detectors: ['email', 'credit_card'],
+          detectors: ['email', 'credit_card', 'us_ssn'],
           exempt: ['admin'],
         },
         recordings: { dir: './recordings' },
