@@ -19,5 +19,5 @@ RUN useradd --system --uid 10001 --home /app jitgate && mkdir -p /app/recordings
 USER jitgate
 EXPOSE 15432 13306
 VOLUME ["/app/recordings"]
-ENTRYPOINT ["node", "/app/bin/jitgate.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/jitgate.js"]
 CMD ["serve", "--config", "/config/jitgate.yaml"]

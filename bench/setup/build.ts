@@ -39,7 +39,8 @@ export async function prepareJitgate(fromSource: boolean): Promise<JitgateComman
   // Inside node_modules the repo's package.json no longer sets the module type (nor is it found for the version).
   const { name, version } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
   fs.writeFileSync(path.join(BUILD_DIR, 'package.json'), JSON.stringify({ name, version, private: true, type: 'module' }) + '\n');
-  return { argv: [process.execPath, path.join(BUILD_DIR, 'src/cli/run-dev.js')], mode: 'built' };
+  // The same V8 flag the bin's shebang sets (bin/jitgate.js).
+  return { argv: [process.execPath, '--max-semi-space-size=4', path.join(BUILD_DIR, 'src/cli/run-dev.js')], mode: 'built' };
 }
 
 export function removeBuild(): void {
