@@ -61,6 +61,9 @@ function configFor(upstream: Upstream, port: number, v: JitgateVariant, maxSessi
         database: DATABASE,
         admin: { user: ADMIN_USER, password: `\${${ADMIN_PASSWORD_ENV}}` },
         roles: { [PROFILE]: [PROFILE_ROLE] },
+        // Users (and their upstream logins) prepared ahead of demand: what a deployment
+        // that cares about connection rate configures (README "Warm pool").
+        warmPool: { size: 8 },
       },
     },
     limits: { maxSessions, drainTimeout: '2s' },
