@@ -66,6 +66,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       throw new UsageError(`${file}: targets.${name}.roles: at least one role profile is required`, `targets.${name}.roles`);
     }
   }
+  // Keys of the product surface this build does not implement yet: refusing them beats
+  // silently running without the policy, shared state or HTTP API they ask for.
+  for (const [key, set] of [
+    ['policy', cfg.policy !== undefined],
+    ['state', cfg.state !== undefined],
+    ['listen.http', cfg.listen.http !== undefined],
+  ] as const) {
+    if (set) throw new UsageError(`${file}: ${key}: not supported by this version of jitgate yet`, key);
+  }
   if (!cfg.auth.signingKeys && cfg.auth.trust.length === 0) {
     throw new UsageError(`${file}: auth: set auth.signingKeys or auth.trust`, 'auth.signingKeys');
   }
