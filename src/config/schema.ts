@@ -57,9 +57,9 @@ const target = z.strictObject({
   owner: identifier.optional(),
   tls: upstreamTls.prefault({}),
   /**
-   * Users created ahead of demand, each with its upstream connection already logged in and
-   * the user locked (NOLOGIN, no roles) until a session claims it: logins skip CREATE ROLE
-   * and the upstream handshake. 0 disables it.
+   * Users created ahead of demand, each with its upstream connection already logged in,
+   * holding no role and with a login window that closes seconds after creation, until a
+   * session claims it: logins skip CREATE ROLE and the upstream handshake. 0 disables it.
    */
   warmPool: z
     .strictObject({
