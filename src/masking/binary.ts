@@ -6,10 +6,10 @@
  */
 import type { CatalogResolver } from './catalog.js';
 
-export type BinaryKind = 'text' | 'jsonb' | 'array' | 'record' | 'int8' | 'float8' | 'numeric' | 'inet' | 'opaque';
+export type BinaryKind = 'text' | 'json' | 'jsonb' | 'array' | 'record' | 'int8' | 'float8' | 'numeric' | 'inet' | 'opaque';
 
 const builtin = new Map<number, BinaryKind>([
-  [25, 'text'], [1043, 'text'], [1042, 'text'], [19, 'text'], [114, 'text'], [142, 'text'], [705, 'text'], [2275, 'text'],
+  [25, 'text'], [1043, 'text'], [1042, 'text'], [19, 'text'], [114, 'json'], [142, 'text'], [705, 'text'], [2275, 'text'],
   [3802, 'jsonb'],
   [2249, 'record'],
   [20, 'int8'], [701, 'float8'], [1700, 'numeric'], [869, 'inet'], [650, 'inet'],
@@ -44,6 +44,8 @@ export class Unmaskable extends Error {}
 
 /** Masks the text parts of a binary value; returns `v` itself when nothing changed. */
 export type TextMask = (v: Buffer) => Buffer;
+/** Masks a JSON document (json text, jsonb body): column rules on its keys, then detectors. */
+export type JsonMask = (v: Buffer) => Buffer;
 /** True when the textual form of a number/address holds a detectable value. */
 export type Probe = (s: string) => boolean;
 
@@ -54,15 +56,18 @@ export function walkBinary(
   probe: Probe,
   kindOf: (oid: number) => BinaryKind,
   depth = 0,
+  maskJson: JsonMask = maskText,
 ): Buffer {
   if (depth > 32) throw new Unmaskable('value nested too deeply');
   switch (kind) {
     case 'text':
       return maskText(v);
+    case 'json':
+      return maskJson(v);
     case 'jsonb': {
       if (v.length === 0 || v[0] !== 1) throw new Unmaskable('unknown jsonb binary version');
       const body = v.subarray(1);
-      const m = maskText(body);
+      const m = maskJson(body);
       return m === body ? v : Buffer.concat([v.subarray(0, 1), m]);
     }
     case 'int8':
@@ -84,15 +89,15 @@ export function walkBinary(
       if (probe(inetText(v))) throw new Unmaskable('address holds a detected value');
       return v;
     case 'array':
-      return walkArray(v, maskText, probe, kindOf, depth);
+      return walkArray(v, maskText, probe, kindOf, depth, maskJson);
     case 'record':
-      return walkRecord(v, maskText, probe, kindOf, depth);
+      return walkRecord(v, maskText, probe, kindOf, depth, maskJson);
     case 'opaque':
       return v;
   }
 }
 
-function walkArray(v: Buffer, maskText: TextMask, probe: Probe, kindOf: (oid: number) => BinaryKind, depth: number): Buffer {
+function walkArray(v: Buffer, maskText: TextMask, probe: Probe, kindOf: (oid: number) => BinaryKind, depth: number, maskJson: JsonMask): Buffer {
   if (v.length < 12) throw new Unmaskable('bad array');
   const ndim = v.readInt32BE(0);
   if (ndim < 0 || ndim > 6) throw new Unmaskable('bad array');
@@ -114,7 +119,7 @@ function walkArray(v: Buffer, maskText: TextMask, probe: Probe, kindOf: (oid: nu
     }
     if (len < 0 || pos + 4 + len > v.length) throw new Unmaskable('bad array');
     const e = v.subarray(pos + 4, pos + 4 + len);
-    const m = walkBinary(kind, e, maskText, probe, kindOf, depth + 1);
+    const m = walkBinary(kind, e, maskText, probe, kindOf, depth + 1, maskJson);
     if (m !== e) changed = true;
     const lb = Buffer.allocUnsafe(4);
     lb.writeInt32BE(m.length, 0);
@@ -124,7 +129,7 @@ function walkArray(v: Buffer, maskText: TextMask, probe: Probe, kindOf: (oid: nu
   return changed ? Buffer.concat(parts) : v;
 }
 
-function walkRecord(v: Buffer, maskText: TextMask, probe: Probe, kindOf: (oid: number) => BinaryKind, depth: number): Buffer {
+function walkRecord(v: Buffer, maskText: TextMask, probe: Probe, kindOf: (oid: number) => BinaryKind, depth: number, maskJson: JsonMask): Buffer {
   if (v.length < 4) throw new Unmaskable('bad record');
   const n = v.readInt32BE(0);
   if (n < 0) throw new Unmaskable('bad record');
@@ -142,7 +147,7 @@ function walkRecord(v: Buffer, maskText: TextMask, probe: Probe, kindOf: (oid: n
     }
     if (len < 0 || pos + 8 + len > v.length) throw new Unmaskable('bad record');
     const e = v.subarray(pos + 8, pos + 8 + len);
-    const m = walkBinary(kindOf(oid), e, maskText, probe, kindOf, depth + 1);
+    const m = walkBinary(kindOf(oid), e, maskText, probe, kindOf, depth + 1, maskJson);
     if (m !== e) changed = true;
     const h = Buffer.allocUnsafe(8);
     h.writeUInt32BE(oid, 0);

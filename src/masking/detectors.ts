@@ -499,3 +499,74 @@ export function maskJsonSpans(s: string, spans: readonly Span[]): string {
 }
 
 export const allDetectors: readonly DetectorName[] = Object.keys(scanners) as DetectorName[];
+
+const BIT: Record<DetectorName, number> = {
+  email: 1,
+  credit_card: 2,
+  us_ssn: 4,
+  iban: 8,
+  phone: 16,
+  jwt: 32,
+  private_key: 64,
+  api_key: 128,
+  ipv4: 256,
+  ipv6: 512,
+};
+
+/** Bit mask of detectors (for mayMatch). */
+export function detectorMask(names: readonly DetectorName[]): number {
+  let m = 0;
+  for (const d of names) m |= BIT[d];
+  return m;
+}
+
+/**
+ * Detectors that could find something in `buf[start, end)`, from one pass over its bytes:
+ * a necessary condition per detector (an '@' for email, 13 digits for a card, …), so a
+ * value none can match is never turned into a string.
+ */
+export function mayMatch(buf: Buffer, start: number, end: number): number {
+  let digits = 0;
+  let upper = 0;
+  let at = false;
+  let plus = false;
+  let dashes = 0;
+  let under = false;
+  let space = false;
+  let dots = 0;
+  let colons = 0;
+  let eyJ = false;
+  let awsLike = false;
+  let p1 = 0;
+  let p2 = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c >= 48 && c <= 57) digits++;
+    else if (c >= 65 && c <= 90) {
+      upper++;
+      if (c === 74 && p1 === 121 && p2 === 101) eyJ = true; // "eyJ"
+      else if (p1 === 65 && (c === 75 || c === 83 || c === 73)) awsLike = true; // AK…, AS…, AI…
+    } else if (c < 65) {
+      if (c === 64) at = true;
+      else if (c === 46) dots++;
+      else if (c === 45) dashes++;
+      else if (c === 32) space = true;
+      else if (c === 58) colons++;
+      else if (c === 43) plus = true;
+    } else if (c === 95) under = true;
+    p2 = p1;
+    p1 = c;
+  }
+  let m = 0;
+  if (at) m |= BIT.email;
+  if (digits >= 13) m |= BIT.credit_card;
+  if (digits >= 9 && (dashes > 0 || space)) m |= BIT.us_ssn;
+  if (upper >= 2 && digits >= 2 && upper + digits >= 15) m |= BIT.iban;
+  if (plus && digits >= 8) m |= BIT.phone;
+  if (eyJ) m |= BIT.jwt;
+  if (dashes >= 10) m |= BIT.private_key;
+  if (under || dashes > 0 || awsLike) m |= BIT.api_key;
+  if (dots >= 3 && digits >= 4) m |= BIT.ipv4;
+  if (colons >= 2) m |= BIT.ipv6;
+  return m;
+}

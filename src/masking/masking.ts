@@ -13,8 +13,9 @@ import { JitError } from '../errors.js';
 import { applyAction, type MaskAction } from './actions.js';
 import { binaryKind, FIRST_USER_OID, Unmaskable, walkBinary, type BinaryKind } from './binary.js';
 import type { CatalogResolver, SourceColumn } from './catalog.js';
-import { maskJsonSpans, maskSpans, scan, type DetectorName } from './detectors.js';
+import { detectorMask, maskJsonSpans, maskSpans, mayMatch, scan, type DetectorName } from './detectors.js';
 import { compileGlob, type Glob } from './glob.js';
+import { maskJsonKeys, maskLiteralJson, type KeyRule } from './json-keys.js';
 import { copyColumnNames } from './pg-copy.js';
 
 export interface CompiledRule {
@@ -64,6 +65,20 @@ export interface SessionMasking extends MaskingHook {
 
 export type MaskingFactory = (session: SessionInfo) => SessionMasking | null;
 
+/**
+ * The masker jitgate's module returns: engines that frame rows themselves can skip the
+ * columns nothing applies to and hand cells over as byte ranges (no Buffer view per cell).
+ */
+export interface CellMasker extends ResultMasker {
+  /** 1 for columns that may change; a row with more cells than this has fails closed. */
+  readonly active: Uint8Array;
+  /** Masks `buf[start, end)` of column `column`: undefined when unchanged, null for SQL NULL. */
+  maskAt(column: number, buf: Buffer, start: number, end: number): Buffer | null | undefined;
+}
+
+const STARS = Buffer.from('****');
+const HASHES = Buffer.from('####');
+
 export function compileRules(config: MaskingConfig): CompiledRule[] {
   return config.rules.map((r, i) => ({
     name: r.name ?? `rule${i + 1}`,
@@ -89,9 +104,13 @@ const NUMBER_TYPES = new Set([20, 21, 23, 26, 700, 701, 1700, 790]);
 
 interface ColumnPlan {
   rule: CompiledRule | null;
+  /** Index of `rule` (hit counters). */
+  ri: number;
   detect: boolean;
   json: boolean;
   number: boolean;
+  /** A text-format array or record: JSON in its elements gets the key rules. */
+  literal: boolean;
   /** null: text format. */
   kind: BinaryKind | null;
   name: string;
@@ -116,15 +135,38 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
 
     let pending: Record<string, number> | null = null;
     let timer: NodeJS.Timeout | null = null;
+    // Rule hits are counted per rule index (no per-value property lookups).
+    const ruleHits = new Array<number>(rules.length).fill(0);
+    let ruleHit = false;
+    const arm = (): void => {
+      // Fallback for engines that never say where a result ends.
+      timer ??= setTimeout(flush, 1000).unref();
+    };
     const hit = (name: string, n = 1): void => {
       pending ??= {};
       pending[name] = (pending[name] ?? 0) + n;
-      // Fallback for engines that never say where a result ends.
-      timer ??= setTimeout(flush, 1000).unref();
+      arm();
+    };
+    const hitRule = (ri: number): void => {
+      ruleHits[ri]!++;
+      if (!ruleHit) {
+        ruleHit = true;
+        arm();
+      }
     };
     const flush = (where: 'result' | 'text' = 'result'): void => {
       if (timer) clearTimeout(timer);
       timer = null;
+      if (ruleHit) {
+        ruleHit = false;
+        for (let i = 0; i < rules.length; i++) {
+          const n = ruleHits[i]!;
+          if (n === 0) continue;
+          ruleHits[i] = 0;
+          pending ??= {};
+          pending[rules[i]!.name] = (pending[rules[i]!.name] ?? 0) + n;
+        }
+      }
       if (!pending) return;
       const hits = pending;
       pending = null;
@@ -134,15 +176,47 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
     const fail = (msg: string, cause?: unknown): JitError =>
       new JitError('masking_failed', msg, { cause });
 
+    const enabledMask = detectorMask(detectors);
+    /** Detectors by prefilter mask: only those whose cheap byte check passed run. */
+    const subsets = new Map<number, DetectorName[]>();
+    const subset = (m: number): DetectorName[] => {
+      let d = subsets.get(m);
+      if (!d) subsets.set(m, (d = detectors.filter((x) => (detectorMask([x]) & m) !== 0)));
+      return d;
+    };
+
     /** Detector pass over bytes (latin1 view: offsets are byte offsets; detectors look at ASCII only). */
-    const detectBytes = (v: Buffer, json = false): Buffer => {
-      const s = v.toString('latin1');
-      const spans = scan(s, detectors);
-      if (spans.length === 0) return v;
+    const detectRange = (v: Buffer, start: number, end: number, json: boolean): Buffer | undefined => {
+      if (enabledMask === 0) return undefined;
+      const m = mayMatch(v, start, end) & enabledMask;
+      if (m === 0) return undefined;
+      const s = v.toString('latin1', start, end);
+      const spans = scan(s, subset(m));
+      if (spans.length === 0) return undefined;
       for (const sp of spans) hit(sp.detector);
       return Buffer.from(json ? maskJsonSpans(s, spans) : maskSpans(s, spans), 'latin1');
     };
-    const detectJson = (v: Buffer): Buffer => detectBytes(v, true);
+    const detectBytes = (v: Buffer): Buffer => detectRange(v, 0, v.length, false) ?? v;
+
+    /** Column rules on JSON object keys (`row_to_json`, `json_agg`, …), then the detectors. */
+    const keyRules: KeyRule[] = rules.map((r, i) => ({ action: r.action, keyGlobs: r.columnGlobs, onHit: () => hitRule(i) }));
+    const applyKey = (action: MaskAction, clear: string): string | null => applyAction(action, clear, key);
+    /** Detectors over the JSON text between values the key rules masked (spans never cross a value). */
+    const detectSegment = (seg: string): string => {
+      const spans = scan(seg, detectors);
+      if (spans.length === 0) return seg;
+      for (const sp of spans) hit(sp.detector);
+      return maskJsonSpans(seg, spans);
+    };
+    const maskJsonRange = (v: Buffer, start: number, end: number): Buffer | undefined => {
+      if (rules.length && hasByte(v, 123 /* { */, start, end)) {
+        const s = v.toString('utf8', start, end);
+        const k = maskJsonKeys(s, keyRules, applyKey, detectors.length ? detectSegment : undefined);
+        if (k !== s) return Buffer.from(k, 'utf8');
+      }
+      return detectors.length ? detectRange(v, start, end, true) : undefined;
+    };
+    const detectJson = (v: Buffer): Buffer => maskJsonRange(v, 0, v.length) ?? v;
     const probe = (s: string): boolean => {
       const spans = scan(s, detectors);
       for (const sp of spans) hit(sp.detector);
@@ -168,6 +242,24 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
       return out === null ? null : JSON.stringify(out);
     };
 
+    /** A rule on plain text bytes: redact/null/email without '@' need no string at all. */
+    const ruleBytes = (rule: CompiledRule, v: Buffer, start: number, end: number): Buffer | null => {
+      switch (rule.action) {
+        case 'null':
+          return null;
+        case 'redact':
+          return allStars(v, start, end) ? HASHES : STARS;
+        case 'email': {
+          let at = end - 1;
+          while (at >= start && v[at] !== 64) at--;
+          if (at <= start || at >= end - 1) return allStars(v, start, end) ? HASHES : STARS;
+          break;
+        }
+      }
+      const out = applyAction(rule.action, v.toString('utf8', start, end), key);
+      return out === null ? null : Buffer.from(out, 'utf8');
+    };
+
     const unmaskable = (p: ColumnPlan, onBinary: 'null' | 'error', why: string): null => {
       if (onBinary === 'error') {
         throw fail(`column "${p.name}" cannot be masked in binary format (${why}); request it in text format`);
@@ -175,37 +267,56 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
       return null;
     };
 
-    const maskValue = (p: ColumnPlan, v: Buffer): Buffer | null => {
+    const maskCell = (p: ColumnPlan, v: Buffer, start: number, end: number): Buffer | null | undefined => {
       const rule = p.rule;
       if (rule) {
-        hit(rule.name);
-        if (p.kind === null) {
-          const out = ruleText(rule, v.toString('utf8'), p.json);
+        hitRule(p.ri);
+        if (p.kind === null || p.kind === 'text' || p.kind === 'json') {
+          if (!p.json) return ruleBytes(rule, v, start, end);
+          const out = ruleText(rule, v.toString('utf8', start, end), true);
           return out === null ? null : Buffer.from(out, 'utf8');
         }
-        if (p.kind === 'text' || p.kind === 'jsonb') {
-          const body = p.kind === 'jsonb' ? v.subarray(1) : v;
-          if (p.kind === 'jsonb' && v[0] !== 1) return unmaskable(p, rule.onBinary, 'unknown jsonb version');
-          const out = ruleText(rule, body.toString('utf8'), p.json);
+        if (p.kind === 'jsonb') {
+          if (end - start === 0 || v[start] !== 1) return unmaskable(p, rule.onBinary, 'unknown jsonb version');
+          const out = ruleText(rule, v.toString('utf8', start + 1, end), true);
           if (out === null) return null;
-          const enc = Buffer.from(out, 'utf8');
-          return p.kind === 'jsonb' ? Buffer.concat([v.subarray(0, 1), enc]) : enc;
+          const enc = Buffer.allocUnsafe(1 + Buffer.byteLength(out, 'utf8'));
+          enc[0] = 1;
+          enc.write(out, 1, 'utf8');
+          return enc;
         }
         return unmaskable(p, rule.onBinary, `type has no text form jitgate can rewrite`);
       }
       if (p.kind === null) {
-        if (p.number) return probe(v.toString('latin1')) ? unmaskable(p, config.onBinary, 'a number holds a detected value') : v;
-        return p.json ? detectJson(v) : detectBytes(v);
+        if (p.number) {
+          if ((mayMatch(v, start, end) & enabledMask) === 0) return undefined;
+          return probe(v.toString('latin1', start, end)) ? unmaskable(p, config.onBinary, 'a number holds a detected value') : undefined;
+        }
+        if (p.json) return maskJsonRange(v, start, end);
+        if (p.literal && hasByte(v, 34 /* " */, start, end)) {
+          const s = v.toString('utf8', start, end);
+          const k = maskLiteralJson(s, keyRules, applyKey);
+          if (k !== s) {
+            const b = Buffer.from(k, 'utf8');
+            return detectRange(b, 0, b.length, false) ?? b;
+          }
+        }
+        return detectRange(v, start, end, false);
       }
+      if (p.kind === 'json') {
+        return maskJsonRange(v, start, end);
+      }
+      const view = v.subarray(start, end);
       try {
-        return walkBinary(p.kind, v, p.json ? detectJson : detectBytes, probe, kindOf);
+        const out = walkBinary(p.kind, view, p.json ? detectJson : detectBytes, probe, kindOf, 0, detectJson);
+        return out === view ? undefined : out;
       } catch (e) {
         if (e instanceof Unmaskable) return unmaskable(p, config.onBinary, e.message);
         throw e;
       }
     };
 
-    const makeMasker = (columns: ColumnInfo[]): ResultMasker | null => {
+    const makeMasker = (columns: ColumnInfo[]): CellMasker | null => {
       const plans: (ColumnPlan | null)[] = columns.map((c) => {
         const src: SourceColumn | null =
           c.sourceColumn !== undefined
@@ -214,16 +325,38 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
               ? (resolver.column(c.tableOid, c.attnum) ?? null)
               : null;
         const rule = matchRule(rules, c.name, src);
-        if (!rule && detectors.length === 0) return null;
         let kind: BinaryKind | null = null;
-        if (c.format === 'binary') {
-          kind = binaryKind(c.typeOid, resolver) ?? 'opaque';
-          if (!rule && kind === 'opaque') return null;
+        if (c.format === 'binary') kind = binaryKind(c.typeOid, resolver) ?? 'opaque';
+        const json = JSON_TYPES.has(c.typeOid) || kind === 'json' || kind === 'jsonb';
+        const textKind = c.format === 'text' && rules.length ? binaryKind(c.typeOid, resolver) : undefined;
+        const literal = textKind === 'array' || textKind === 'record';
+        if (!rule) {
+          if (kind === 'opaque') return null;
+          // Without detectors only JSON can still need masking (rules on its keys), also inside arrays/records.
+          if (detectors.length === 0 && !(rules.length && (json || literal || kind === 'array' || kind === 'record'))) return null;
         }
-        return { rule, detect: !rule, json: JSON_TYPES.has(c.typeOid), number: NUMBER_TYPES.has(c.typeOid), kind, name: c.name };
+        return { rule, ri: rule ? rules.indexOf(rule) : -1, detect: !rule, json, number: NUMBER_TYPES.has(c.typeOid), literal, kind, name: c.name };
       });
       if (plans.every((p) => p === null)) return null;
+      const active = Uint8Array.from(plans, (p) => (p ? 1 : 0));
+      const guard = (e: unknown): never => {
+        if (e instanceof JitError) throw e;
+        throw fail('a value could not be masked; the statement was stopped', e);
+      };
       return {
+        active,
+        maskAt(column, buf, start, end) {
+          const p = plans[column];
+          if (!p) {
+            if (column >= plans.length) throw fail('a row has more columns than its description');
+            return undefined;
+          }
+          try {
+            return maskCell(p, buf, start, end);
+          } catch (e) {
+            return guard(e);
+          }
+        },
         mask(column, value) {
           if (value === null) return null;
           const p = plans[column];
@@ -232,10 +365,10 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
             return value;
           }
           try {
-            return maskValue(p, value);
+            const out = maskCell(p, value, 0, value.length);
+            return out === undefined ? value : out;
           } catch (e) {
-            if (e instanceof JitError) throw e;
-            throw fail('a value could not be masked; the statement was stopped', e);
+            return guard(e);
           }
         },
       };
@@ -251,7 +384,8 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
           if (rules.length && c.sourceColumn === undefined && c.tableOid !== 0 && c.attnum > 0 && resolver.column(c.tableOid, c.attnum) === undefined) {
             tables.push(c.tableOid);
           }
-          if (c.format === 'binary' && c.typeOid >= FIRST_USER_OID && binaryKind(c.typeOid, resolver) === undefined) {
+          // Text-format user types too when rules exist: a row type's text may carry JSON.
+          if ((c.format === 'binary' || rules.length) && c.typeOid >= FIRST_USER_OID && binaryKind(c.typeOid, resolver) === undefined) {
             types.push(c.typeOid);
           }
         }
@@ -260,7 +394,7 @@ export function createMasking(config: MaskingConfig, deps: MaskingDeps): Masking
           async () => {
             // A domain's base or an array's element may need one more round.
             const more = columns
-              .filter((c) => c.format === 'binary' && c.typeOid >= FIRST_USER_OID)
+              .filter((c) => (c.format === 'binary' || rules.length) && c.typeOid >= FIRST_USER_OID)
               .flatMap((c) => {
                 const t = resolver.type(c.typeOid);
                 return t ? [t.base, t.elem].filter((o) => o >= FIRST_USER_OID && resolver.type(o) === undefined) : [];
@@ -374,4 +508,15 @@ function indexOfKey(s: string, from: number): number {
   const a = s.indexOf('Key (', from);
   const b = s.indexOf('key (', from);
   return a < 0 ? b : b < 0 ? a : Math.min(a, b);
+}
+
+function allStars(v: Buffer, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) if (v[i] !== 42) return false;
+  return true;
+}
+
+function hasByte(v: Buffer, b: number, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (v[i] === b) return true;
+  return false;
 }

@@ -19,8 +19,10 @@ const SECRETS = {
   ssns: ['078-05-1120', '219-09-9999', '457-55-5462'],
   cards: ['4111111111111111', '5555555555554444', '378282246310005'],
   phone: '+14155552671',
+  /** Matches no detector: only the `ssn` rule applied to JSON keys hides it. */
+  keyOnly: 'zq-7731-kx',
 };
-const ALL = [...SECRETS.emails, ...SECRETS.ssns, ...SECRETS.cards, SECRETS.phone];
+const ALL = [...SECRETS.emails, ...SECRETS.ssns, ...SECRETS.cards, SECRETS.phone, SECRETS.keyOnly];
 /** Card digits also as they would appear inside a binary int8/numeric: not asserted (not a string). */
 
 /** Server→client bytes of every connection made through the tap. */
@@ -133,6 +135,7 @@ describe('masking through jitgate', () => {
     ['format', `SELECT format('%s / %s / %s', email, ssn, card_number) FROM customers`],
     ['function', 'SELECT email_of(1), email_of(2)'],
     ['jsonb', 'SELECT jsonb_agg(c) FROM customers c'],
+    ['json keys', `SELECT jsonb_build_object('ssn', '${SECRETS.keyOnly}'), json_agg(json_build_object('p', json_build_object('ssn', '${SECRETS.keyOnly}'))) FROM customers`],
   ];
   for (const [name, sql] of tricks) {
     it(`trick: ${name} (text and binary)`, async () => {

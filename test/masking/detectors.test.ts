@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { maskSpans, scan, type DetectorName } from '../../src/masking/detectors.js';
+import fc from 'fast-check';
+import { detectorMask, mayMatch, maskSpans, scan, type DetectorName } from '../../src/masking/detectors.js';
 
 /** Per detector: strings that must be found (the exact secret) and strings that must not. */
 const corpus: Record<DetectorName, { hit: string[]; miss: string[] }> = {
@@ -120,4 +121,24 @@ test('detectors run in linear time on adversarial input (no assertion on time; m
     'sk-'.repeat(50_000),
   ];
   for (const s of inputs) scan(s, all);
+});
+
+test('the byte prefilter never rules out a detector that would find something', () => {
+  const all = Object.keys(corpus) as DetectorName[];
+  const check = (text: string) => {
+    const b = Buffer.from(text, 'latin1');
+    const may = mayMatch(b, 0, b.length);
+    for (const d of all) {
+      if (scan(text, [d]).length) assert.ok(may & detectorMask([d]), `${d} ruled out for ${JSON.stringify(text)}`);
+    }
+  };
+  for (const d of all) for (const s of [...corpus[d].hit, ...corpus[d].miss]) for (const t of [s, `x ${s} y`, `{"k":"${s}"}`]) check(t);
+  // Also inside a larger buffer: only the range counts.
+  const big = Buffer.from('@@@ 4111111111111111 @@@', 'latin1');
+  assert.equal(mayMatch(big, 4, 20) & detectorMask(['email']), 0);
+  assert.ok(mayMatch(big, 4, 20) & detectorMask(['credit_card']));
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom(...'0123456789 -+.:@_eyJAKSIaxDE'.split('')), maxLength: 60 }), check),
+    { numRuns: 3000 },
+  );
 });

@@ -14,7 +14,6 @@ import {
   decodeBind,
   decodeCommandComplete,
   decodeCopyResponse,
-  decodeDataRow,
   decodeDescribeOrClose,
   decodeExecute,
   decodeParse,
@@ -35,7 +34,7 @@ import type {
 import type { Message } from './message-stream.js';
 import { ResultTracker } from './result-tracker.js';
 import { errorResponseFor } from './errors.js';
-import { copyData, maskErrorLike, maskFunctionResult, maskNotification } from './relay-masking.js';
+import { copyData, DataRowMasker, maskErrorLike, maskFunctionResult, maskNotification } from './relay-masking.js';
 import type { SessionMasking } from '../../masking/masking.js';
 import { maskCopyRow, parseCopyOut, type CopyOut } from '../../masking/pg-copy.js';
 
@@ -286,25 +285,12 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
     return null;
   };
 
+  const rows = new DataRowMasker();
   const maskDataRow = (buf: Buffer, start: number, end: number): void => {
     const m = masker;
-    if (m) {
-      const cells = decodeDataRow(buf, start, end);
-      let changed = false;
-      for (let i = 0; i < cells.length; i++) {
-        const v = cells[i]!;
-        const out = m.mask(i, v);
-        if (out !== v) {
-          cells[i] = out;
-          changed = true;
-        }
-      }
-      if (changed) {
-        s2c.out.emit(encode.DataRow(cells));
-        return;
-      }
-    }
-    s2c.out.pass(buf, start, end);
+    // A rewritten row lands in the rewriter's arena; consecutive ones merge into one run.
+    if (m && rows.rewrite(m, buf, start, end)) s2c.out.pass(rows.buf, rows.start, rows.end);
+    else s2c.out.pass(buf, start, end);
   };
 
   const handleServer: Handler = (type, buf, start, end) => {
