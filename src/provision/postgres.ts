@@ -126,6 +126,14 @@ export class PostgresProvisioner implements Provisioner {
     this.#pool.on('error', (err) => {
       opts.log.warn({ event: 'admin.connection_failed', target: opts.targetName, code: sqlState(err) ?? (err as { code?: string }).code }, 'idle admin connection failed');
     });
+    // pg-pool listens for errors only on idle clients: a checked-out client whose connection
+    // drops between two queries would emit an unhandled 'error' and crash the process. The
+    // failure reaches the caller through its next query.
+    this.#pool.on('connect', (client) => {
+      client.on('error', (err) => {
+        opts.log.warn({ event: 'admin.connection_failed', target: opts.targetName, code: sqlState(err) ?? (err as { code?: string }).code }, 'admin connection failed while in use');
+      });
+    });
   }
 
   get instance(): string {

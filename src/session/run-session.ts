@@ -103,6 +103,12 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
 
     if (controller.signal.aborted && !warm) throw controller.signal.reason;
     const upstream = warm?.upstream ?? (await engine.connect(target, lease.credentials, client));
+    // Likewise the upstream connection may drop before the relay listens to it.
+    const onUpstreamClose = () => {
+      if (!controller.signal.aborted) controller.abort(new JitError('upstream_unavailable', 'lost the connection to the upstream database'));
+    };
+    if (upstream.socket.destroyed) onUpstreamClose();
+    else upstream.socket.once('close', onUpstreamClose);
     try {
       const pipeline = await openPipeline(ctx.pipeline, info);
       const expiry = setTimeout(
@@ -116,6 +122,7 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
         await pipeline.close({ endedAt: new Date(), reason: endReason, ...stats });
       }
     } finally {
+      upstream.socket.off('close', onUpstreamClose);
       upstream.close();
     }
   } catch (e) {

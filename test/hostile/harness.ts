@@ -11,6 +11,7 @@ import { startPgUpstream, type PgUpstream } from '../helpers/pg-upstream.js';
 import { startTestProxy, type TestProxy, type TestProxyOptions } from '../helpers/proxy.js';
 import { jitUsers, waitFor } from '../helpers/e2e.js';
 import { SecretLedger } from './secrets.js';
+import { Chaos } from './chaos.js';
 import { GSSENC_REQUEST, Wire } from './wire.js';
 
 /** Masking and a statement hook that pass everything but make the relay decode every message. */
@@ -29,6 +30,7 @@ export interface Bench {
   healthy: pg.Client;
   healthyUser: string;
   ledger: SecretLedger;
+  chaos?: Chaos;
   /** A token for `sub` (noted in the ledger). */
   token(sub: string, role?: string): Promise<string>;
   /** The proxy keeps its promises: no crash logged, no login stuck, only the healthy session live, still accepting. */
@@ -36,18 +38,22 @@ export interface Bench {
   stop(): Promise<void>;
 }
 
-export async function startBench(opts: { limits?: Record<string, unknown>; proxy?: TestProxyOptions } = {}): Promise<Bench> {
+export async function startBench(opts: { limits?: Record<string, unknown>; proxy?: TestProxyOptions; chaos?: boolean } = {}): Promise<Bench> {
   const up = await startPgUpstream();
   const ledger = new SecretLedger();
   ledger.add('upstream admin password', up.adminPassword);
   let tp: TestProxy;
+  // All upstream traffic (sessions and the admin pool) through a breakable forwarder.
+  const chaos = opts.chaos ? await Chaos.start(up.host, up.port) : undefined;
   try {
     tp = await startTestProxy(up, {
       pipeline: decodingPipeline,
       ...opts.proxy,
+      ...(chaos ? { targetExtra: { port: chaos.port } } : {}),
       extra: { limits: { handshakeTimeout: '2s', ...opts.limits }, ...opts.proxy?.extra },
     });
   } catch (e) {
+    await chaos?.stop();
     await up.stop();
     throw e;
   }
@@ -78,11 +84,13 @@ export async function startBench(opts: { limits?: Record<string, unknown>; proxy
     healthy,
     healthyUser,
     ledger,
+    chaos,
     token,
     invariants,
     async stop() {
       await healthy.end().catch(() => undefined);
       await tp.stop();
+      await chaos?.stop();
       await up.stop();
     },
   };
