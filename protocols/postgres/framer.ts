@@ -30,6 +30,8 @@ export class Framer {
   private headerFilled = 0;
   private partial: Buffer | null = null;
   private partialFilled = 0;
+  /** Declared size of the partial message; its buffer may still be smaller. */
+  private partialTotal = 0;
   private stopped = false;
 
   constructor(opts: { startup?: boolean; maxLength: number }) {
@@ -68,9 +70,10 @@ export class Framer {
         pos += total;
         if (go === false) return pos;
       } else {
-        const msg = Buffer.allocUnsafe(total);
+        const msg = Buffer.allocUnsafe(initialCapacity(total, len - pos));
         chunk.copy(msg, 0, pos, len);
         this.partial = msg;
+        this.partialTotal = total;
         this.partialFilled = len - pos;
         return len;
       }
@@ -90,20 +93,28 @@ export class Framer {
       pos = take;
       if (this.headerFilled < headerSize) return -1;
       const total = this.messageSize(this.header, 0);
-      this.partial = Buffer.allocUnsafe(total);
+      this.partial = Buffer.allocUnsafe(initialCapacity(total, headerSize + chunk.length - pos));
+      this.partialTotal = total;
       this.header.copy(this.partial, 0, 0, headerSize);
       this.partialFilled = headerSize;
       this.headerFilled = 0;
     }
-    const msg = this.partial;
-    const take = Math.min(msg.length - this.partialFilled, chunk.length - pos);
+    const total = this.partialTotal;
+    const take = Math.min(total - this.partialFilled, chunk.length - pos);
+    let msg = this.partial;
+    if (this.partialFilled + take > msg.length) {
+      // Grow geometrically: memory follows the bytes received, not the length a peer declared.
+      const grown = Buffer.allocUnsafe(Math.min(total, Math.max(this.partialFilled + take, msg.length * 2)));
+      msg.copy(grown, 0, 0, this.partialFilled);
+      this.partial = msg = grown;
+    }
     chunk.copy(msg, this.partialFilled, pos, pos + take);
     this.partialFilled += take;
     pos += take;
-    if (this.partialFilled < msg.length) return -1;
+    if (this.partialFilled < total) return -1;
     this.partial = null;
     this.partialFilled = 0;
-    this.stopped = onMessage(this.startup ? 0 : msg[0]!, msg, 0, msg.length) === false;
+    this.stopped = onMessage(this.startup ? 0 : msg[0]!, msg, 0, total) === false;
     return pos;
   }
 
@@ -116,4 +127,9 @@ export class Framer {
     }
     return total;
   }
+}
+
+/** A spanning message's first buffer: whole when small, else what has arrived (at least 64 KiB). */
+function initialCapacity(total: number, received: number): number {
+  return total <= 1 << 16 ? total : Math.min(total, Math.max(1 << 16, received));
 }
