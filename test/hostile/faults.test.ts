@@ -89,7 +89,8 @@ describe('faults', () => {
       const rest = await w.messagesUntil('E', 10_000);
       await w.closedByServer(10_000);
       const f = firstError(rest);
-      if (f) assert.equal(f.S, 'FATAL');
+      assert.equal(f?.S, 'FATAL');
+      assert.equal(f?.C, '08006', f?.M);
       await new Promise((r) => setTimeout(r, 1500));
       await chaos.up();
       // Teardown retries through the outage; the user is gone once the upstream is back.

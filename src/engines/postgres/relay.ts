@@ -11,6 +11,10 @@ import {
   Backend,
   Framer,
   Frontend,
+  ErrorField,
+  decodeErrorFields,
+  FrameError,
+  MessageError,
   decodeBind,
   decodeCommandComplete,
   decodeCopyResponse,
@@ -176,6 +180,8 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
   upstream.framer.maxLength = opts.maxMessage;
 
   const hooks = pipeline.statements;
+  /** The server ended the session with its own FATAL error: the client needs no second one. */
+  let serverSentFatal = false;
   let clientTerminated = false;
   let masker: ResultMasker | null = null;
 
@@ -294,6 +300,7 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
   };
 
   const handleServer: Handler = (type, buf, start, end) => {
+    if (type === Backend.ErrorResponse && !serverSentFatal) serverSentFatal = isFatal(buf, start, end);
     if (!tracker || !masking) {
       s2c.out.pass(buf, start, end);
       return;
@@ -506,12 +513,40 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
       return;
     }
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    c2s.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, err);
-    s2c.onEnd = (why, err) => finish(why, err);
+    c2s.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, clientFault(err));
+    s2c.onEnd = (why, err) => finish(why, upstreamFault(err, clientTerminated || serverSentFatal));
 
     // Complete the client's login before anything else flows.
     for (const g of opts.greeting) s2c.out.emit(g);
     s2c.start(upstream.pending);
     c2s.start(client.pending);
   });
+}
+
+function isFatal(buf: Buffer, start: number, end: number): boolean {
+  try {
+    const severity = decodeErrorFields(buf, start, end).get(ErrorField.SeverityNonLocalized);
+    return severity === 'FATAL' || severity === 'PANIC';
+  } catch {
+    return false;
+  }
+}
+
+/** What the client is told when its own side failed: a malformed message is its protocol error. */
+function clientFault(err: unknown): unknown {
+  if (err instanceof FrameError || err instanceof MessageError) {
+    return new JitError('protocol_violation', `invalid message from the client: ${err.message}`);
+  }
+  return err;
+}
+
+/** What the client is told when the upstream side ended or failed, unless it was already told or asked to end. */
+function upstreamFault(err: unknown, quietEnd: boolean): unknown {
+  if (err instanceof JitError) return err;
+  if (quietEnd) return undefined;
+  if (err instanceof FrameError || err instanceof MessageError) {
+    return new JitError('upstream_unavailable', 'invalid message from the upstream database');
+  }
+  if (err !== undefined) return new JitError('upstream_unavailable', 'lost the connection to the upstream database', { cause: err });
+  return new JitError('upstream_unavailable', 'the upstream database closed the connection');
 }
