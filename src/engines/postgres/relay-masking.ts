@@ -96,7 +96,7 @@ export class DataRowMasker {
     if (!m.maskAt || !m.active) return this.rewriteCells(masker, buf, start, end);
     const active = m.active;
     if (end - start < 7) throw new MessageError('message truncated');
-    const n = buf.readInt16BE(start + 5);
+    const n = ((buf[start + 5]! << 24) >> 16) | buf[start + 6]!;
     if (n < 0) throw new MessageError('negative column count');
     if (n > active.length) throw new JitError('masking_failed', 'a row has more columns than its description');
     let changed = 0;
@@ -129,7 +129,7 @@ export class DataRowMasker {
     const a = this.arena;
     const o0 = this.used;
     a[o0] = Backend.DataRow;
-    a.writeInt32BE(size - 1, o0 + 1);
+    putInt32(a, o0 + 1, size - 1);
     let w = o0 + 5;
     let from = start + 5; // copy column count and untouched cells as runs
     for (let k = 0; k < changed; k++) {
@@ -138,10 +138,10 @@ export class DataRowMasker {
       const v = this.out[k]!;
       this.out[k] = null;
       if (v === null) {
-        a.writeInt32BE(-1, w);
+        putInt32(a, w, -1);
         w += 4;
       } else {
-        a.writeInt32BE(v.length, w);
+        putInt32(a, w, v.length);
         w += 4 + copyRange(v, 0, v.length, a, w + 4);
       }
       from = cellAt + 4 + this.oldLen[k]!;
@@ -180,4 +180,11 @@ function copyRange(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
   if (n > 48) return src.copy(dst, at, from, to);
   for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
   return n;
+}
+
+function putInt32(b: Buffer, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
 }
