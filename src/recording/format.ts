@@ -202,6 +202,8 @@ export function isRecordingId(id: string): boolean {
 /** Frames at least this large are referenced, not copied, into a block. */
 const COPY_BELOW = 8192;
 const SCRATCH = 64 * 1024;
+const SCRATCH_FIRST = 2048;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Builds a block payload as msgpack `{k: 'block', i, ev: [[t, dir, bin], …]}` laid out by
@@ -210,7 +212,9 @@ const SCRATCH = 64 * 1024;
  */
 export class BlockBuilder {
   private pieces: Buffer[] = [];
-  private scratch = Buffer.allocUnsafe(SCRATCH);
+  /** Allocated on first use and grown with the traffic: an idle session holds almost nothing. */
+  private scratch = EMPTY;
+  private nextScratch = SCRATCH_FIRST;
   private pos = 0;
   private start = 0;
   count = 0;
@@ -218,9 +222,10 @@ export class BlockBuilder {
   bytes = 0;
 
   private room(n: number): void {
-    if (SCRATCH - this.pos >= n) return;
+    if (this.scratch.length - this.pos >= n) return;
     this.cutScratch();
-    this.scratch = Buffer.allocUnsafe(Math.max(SCRATCH, n));
+    this.scratch = Buffer.allocUnsafe(Math.max(this.nextScratch, n));
+    this.nextScratch = Math.min(SCRATCH, this.nextScratch * 2);
     this.pos = 0;
     this.start = 0;
   }

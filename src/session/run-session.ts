@@ -66,6 +66,8 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
     await client.refuse(err);
     return;
   }
+  // The token is not needed past this point: keep no reference to it for the session's life.
+  client.login.token = '';
   log = log.child({ sub: grant.sub, target: grant.target, role: grant.role, jti: grant.jti });
   log.info({ event: 'login.ok', tls: client.login.tls }, 'token accepted');
 

@@ -58,17 +58,20 @@ export class PostgresEngine implements Engine {
     const secretKey = randomBytes(4);
     this.cancelKeys.set(processId, { secretKey, target: upstream.cancelTarget });
     for (const o of ctx.pipeline.observers) o.redacted('client', 'PasswordMessage');
+    const greeting = [
+      encode.AuthenticationOk(),
+      ...upstream.parameterStatus,
+      encode.BackendKeyData(processId, secretKey),
+      upstream.readyForQuery,
+    ];
+    // The login's messages are views into read buffers: let them go once sent.
+    upstream.parameterStatus.length = 0;
     try {
       return await pgRelay(
         {
           client,
           upstream,
-          greeting: [
-            encode.AuthenticationOk(),
-            ...upstream.parameterStatus,
-            encode.BackendKeyData(processId, secretKey),
-            upstream.readyForQuery,
-          ],
+          greeting,
           maxMessage: this.opts.config.limits.maxMessage,
           idleTimeoutMs: this.opts.config.limits.idleTimeout,
         },

@@ -77,6 +77,7 @@ class Pump {
           throw new Error('asynchronous work during login is not supported');
         }
       }
+      pending.length = 0;
       this.flush();
     } catch (e) {
       this.end('invalid message', e);
