@@ -25,6 +25,8 @@ export interface PgUpstreamOptions {
   database?: string;
   /** Default: jitgate_admin. */
   adminUser?: string;
+  /** Extra server settings for the embedded server (e.g. ssl). */
+  settings?: Record<string, string>;
   /** false: create the database and roles but leave the admin/jit_managed set-up to the test. */
   prepare?: boolean;
 }
@@ -65,7 +67,7 @@ export async function startPgUpstream(opts: PgUpstreamOptions = {}): Promise<PgU
   let superUser = 'postgres';
   let superPassword = '';
   if (!local) {
-    embedded = await startEmbeddedPostgres();
+    embedded = await startEmbeddedPostgres({ settings: opts.settings });
     ({ host, port, user: superUser, password: superPassword } = embedded);
   }
   const url = (user: string, password: string, db = database) =>
