@@ -161,6 +161,7 @@ export async function startPgUpstream(opts: PgUpstreamOptions = {}): Promise<PgU
         roles: Object.fromEntries(Object.entries(profiles).map(([p, rs]) => [p, rs.map((r) => roles[r] ?? r)])),
         tls: { mode: 'disable' },
         adminPoolSize: 4,
+        warmPool: { size: 0, maxAge: 300_000 },
         ...extra,
       };
     },
