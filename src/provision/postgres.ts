@@ -141,26 +141,10 @@ export class PostgresProvisioner implements Provisioner {
   }
 
   async provision(grant: Grant, sessionId: string): Promise<Lease> {
-    const { target, targetName, log } = this.#opts;
     if (this.#closed) throw new JitError('provisioning_failed', 'jitgate is shutting down');
-    const roles = Object.hasOwn(target.roles, grant.role) ? target.roles[grant.role] : undefined;
-    if (!roles || roles.length === 0) {
-      throw new JitError('provisioning_failed', `role profile ${grant.role} is not configured for target ${targetName}`);
-    }
-    const user = ephemeralUserName(grant.sub, this.#opts.nameKey);
+    const { user, roles, expiresAt, comment, owner } = this.#planUser(grant, sessionId);
     const password = ephemeralPassword();
     const scram = await deriveScramKeys(password, { iterations: SCRAM_ITERATIONS });
-    const expiresAt = new Date(Date.now() + this.#opts.maxSessionMs + 60_000);
-    const comment: RoleComment = {
-      jitgate: 1,
-      sub: grant.sub,
-      session: sessionId,
-      instance: this.#opts.instance,
-      target: targetName,
-      profile: grant.role,
-      expires: expiresAt.toISOString(),
-    };
-    const owner = target.owner ?? roles[0]!;
     this.#held.add(user);
     try {
       await this.#createRole(user, scram, expiresAt, roles, comment, owner);
@@ -168,18 +152,7 @@ export class PostgresProvisioner implements Provisioner {
       this.#held.delete(user);
       throw err;
     }
-
-    let released: Promise<TeardownResult> | undefined;
-    const release = (reason: string): Promise<TeardownResult> =>
-      (released ??= this.#track(this.#teardown(user, owner, reason)).finally(() => this.#held.delete(user)));
-    return {
-      credentials: { user, password, scram },
-      expiresAt,
-      release,
-      async [Symbol.asyncDispose]() {
-        await release('disposed');
-      },
-    };
+    return this.#lease(user, password, scram, expiresAt, owner);
   }
 
   async #createRole(user: string, keys: ScramKeys, expiresAt: Date, roles: string[], comment: RoleComment, owner: string): Promise<void> {
@@ -340,6 +313,41 @@ export class PostgresProvisioner implements Provisioner {
     }
   }
 
+  /** Name, roles, expiry, metadata and owner role of a session's user. */
+  #planUser(grant: Grant, sessionId: string) {
+    const { target, targetName } = this.#opts;
+    const roles = Object.hasOwn(target.roles, grant.role) ? target.roles[grant.role] : undefined;
+    if (!roles || roles.length === 0) {
+      throw new JitError('provisioning_failed', `role profile ${grant.role} is not configured for target ${targetName}`);
+    }
+    const expiresAt = new Date(Date.now() + this.#opts.maxSessionMs + 60_000);
+    const comment: RoleComment = {
+      jitgate: 1,
+      sub: grant.sub,
+      session: sessionId,
+      instance: this.#opts.instance,
+      target: targetName,
+      profile: grant.role,
+      expires: expiresAt.toISOString(),
+    };
+    return { user: ephemeralUserName(grant.sub, this.#opts.nameKey), roles, expiresAt, comment, owner: target.owner ?? roles[0]! };
+  }
+
+  /** The session's hold on its user: release (idempotent) tears it down. */
+  #lease(user: string, password: string, scram: ScramKeys, expiresAt: Date, owner: string): Lease {
+    let released: Promise<TeardownResult> | undefined;
+    const release = (reason: string): Promise<TeardownResult> =>
+      (released ??= this.#track(this.#teardown(user, owner, reason)).finally(() => this.#held.delete(user)));
+    return {
+      credentials: { user, password, scram },
+      expiresAt,
+      release,
+      async [Symbol.asyncDispose]() {
+        await release('disposed');
+      },
+    };
+  }
+
   /**
    * Creates a blank user for a warm pool: LOGIN (so jitgate can open its connection), member
    * of jit_managed only, valid for `maxAgeMs`. Call `lockBlank` once it is connected.
@@ -408,23 +416,8 @@ export class PostgresProvisioner implements Provisioner {
    * metadata. It stays NOLOGIN: its one connection is already open.
    */
   async claim(blank: BlankUser, grant: Grant, sessionId: string): Promise<Lease> {
-    const { target, targetName } = this.#opts;
-    const roles = Object.hasOwn(target.roles, grant.role) ? target.roles[grant.role] : undefined;
-    if (!roles || roles.length === 0) {
-      throw new JitError('provisioning_failed', `role profile ${grant.role} is not configured for target ${targetName}`);
-    }
-    const user = ephemeralUserName(grant.sub, this.#opts.nameKey);
-    const expiresAt = new Date(Date.now() + this.#opts.maxSessionMs + 60_000);
-    const comment: RoleComment = {
-      jitgate: 1,
-      sub: grant.sub,
-      session: sessionId,
-      instance: this.#opts.instance,
-      target: targetName,
-      profile: grant.role,
-      expires: expiresAt.toISOString(),
-    };
-    const owner = target.owner ?? roles[0]!;
+    const { target } = this.#opts;
+    const { user, roles, expiresAt, comment, owner } = this.#planUser(grant, sessionId);
     this.#held.add(user);
     const client = await this.#pool.connect();
     try {
@@ -448,17 +441,7 @@ export class PostgresProvisioner implements Provisioner {
     // (this instance, not expired) keeps the reaper's view right.
     void this.#track(this.#setComment(user, comment));
     this.#held.delete(blank.user);
-    let released: Promise<TeardownResult> | undefined;
-    const release = (reason: string): Promise<TeardownResult> =>
-      (released ??= this.#track(this.#teardown(user, owner, reason)).finally(() => this.#held.delete(user)));
-    return {
-      credentials: { user, password: blank.password, scram: blank.scram },
-      expiresAt,
-      release,
-      async [Symbol.asyncDispose]() {
-        await release('disposed');
-      },
-    };
+    return this.#lease(user, blank.password, blank.scram, expiresAt, owner);
   }
 
   async reap(live: ReadonlySet<string>): Promise<string[]> {
