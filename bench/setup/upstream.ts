@@ -77,9 +77,11 @@ export async function startUpstream(opts: { scale: number; maxConnections: numbe
     const until = Date.now() + timeoutMs;
     for (;;) {
       const [r] = await query<{ users: number; backends: number }>(
-        `SELECT (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'jit\\_%' AND rolname <> $1)::int AS users,
+        // Warm-pool users (jit_00000000_…) and their connections stay by design.
+        `SELECT (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'jit\\_%' AND rolname <> $1
+                   AND rolname NOT LIKE 'jit\\_00000000\\_%')::int AS users,
                 (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname = $2
-                   AND usename <> $3)::int AS backends`,
+                   AND usename <> $3 AND usename NOT LIKE 'jit\\_00000000\\_%')::int AS backends`,
         [MANAGED_ROLE, DATABASE, ADMIN_USER],
         'postgres',
       );
