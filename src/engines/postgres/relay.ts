@@ -190,13 +190,13 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
     switch (type) {
       case Frontend.Query: {
         stats.statements++;
-        if (hooks.length) {
+        if (hooks.length || tracker) {
           const sql = decodeQuery(buf, start, end);
           for (const h of hooks) h.check({ kind: 'query', sql }, ctx.session);
-        }
-        if (tracker) {
-          tracker.query();
-          copyQueue.push(parseCopyOut(decodeQuery(buf, start, end)));
+          if (tracker) {
+            tracker.query();
+            copyQueue.push(parseCopyOut(sql));
+          }
         }
         break;
       }
