@@ -6,6 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+const NEEDLE_KEY = 8;
+
 export class SecretLedger {
   private readonly secrets: { kind: string; value: string }[] = [];
 
@@ -32,14 +34,40 @@ export class SecretLedger {
 
   /** Names of the secrets found in `text`. A JWT counts as leaked when it, its payload or its signature occurs. */
   scan(text: string): string[] {
-    const hits: string[] = [];
-    this.secrets.forEach(({ kind, value }, i) => {
+    // One pass over the text whatever the number of secrets: needles are indexed by their
+    // first 8 characters (every needle has at least 8), candidates confirmed in place.
+    const index = this.needleIndex();
+    const hits = new Set<number>();
+    for (let i = 0; i + NEEDLE_KEY <= text.length; i++) {
+      const candidates = index.get(text.substr(i, NEEDLE_KEY));
+      if (!candidates) continue;
+      for (const { needle, secret } of candidates) {
+        if (!hits.has(secret) && text.startsWith(needle, i)) hits.add(secret);
+      }
+    }
+    return [...hits].sort((a, b) => a - b).map((i) => `${this.secrets[i]!.kind} #${i}`);
+  }
+
+  private indexed: { size: number; index: Map<string, { needle: string; secret: number }[]> } | null = null;
+
+  /** A JWT is also searched by its payload and signature alone (a recording might hold a fragment). */
+  private needleIndex(): Map<string, { needle: string; secret: number }[]> {
+    if (this.indexed?.size === this.secrets.length) return this.indexed.index;
+    const index = new Map<string, { needle: string; secret: number }[]>();
+    this.secrets.forEach(({ value }, secret) => {
       const parts = value.split('.');
       const needles = parts.length === 3 ? [value, ...[parts[1]!, parts[2]!].filter((p) => p.length >= 16)] : [value];
-      if (needles.some((n) => text.includes(n))) hits.push(`${kind} #${i}`);
+      for (const needle of needles) {
+        const key = needle.slice(0, NEEDLE_KEY);
+        let list = index.get(key);
+        if (!list) index.set(key, (list = []));
+        list.push({ needle, secret });
+      }
     });
-    return hits;
+    this.indexed = { size: this.secrets.length, index };
+    return index;
   }
+
 
   /** Scans every regular file under `dir` (logs, recordings) as latin1 text. */
   scanDir(dir: string): string[] {
