@@ -6,26 +6,22 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Codec } from './format.js';
+import type { RecordingHeader } from './format.js';
 import { INDEX_EXT, indexPath } from './format.js';
 
 export type IndexStatus = 'live' | 'closed' | 'failed';
 /** What `sessions list` shows: a "live" index whose process is gone is "crashed". */
 export type RecordingStatus = IndexStatus | 'crashed';
 
-export interface RecordingIndex {
+/** The session fields an index repeats from the recording's header. */
+type HeaderFields = Pick<
+  RecordingHeader,
+  'id' | 'sub' | 'target' | 'role' | 'protocol' | 'upstreamUser' | 'instance' | 'remoteAddress' | 'startedAt' | 'codec'
+>;
+
+export interface RecordingIndex extends HeaderFields {
   v: 1;
-  id: string;
   status: IndexStatus;
-  sub: string;
-  target: string;
-  role: string;
-  protocol: string;
-  upstreamUser: string;
-  instance: string;
-  remoteAddress: string;
-  startedAt: string;
-  codec: Codec;
   /** The recording process, to tell a live recording from a crashed one. */
   host: string;
   pid: number;
