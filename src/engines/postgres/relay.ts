@@ -26,7 +26,7 @@ import {
   encode,
   type FieldDescription,
 } from '../../../protocols/postgres/index.js';
-import { BatchWriter } from '../../engine/batch-writer.js';
+import { Pump, type PacketHandler } from '../../engine/pump.js';
 import { JitError, asJitError } from '../../errors.js';
 import type {
   ColumnInfo,
@@ -42,123 +42,7 @@ import { copyData, DataRowMasker, maskErrorLike, maskFunctionResult, maskNotific
 import type { SessionMasking } from '../../masking/masking.js';
 import { maskCopyRow, parseCopyOut, type CopyOut } from '../../masking/pg-copy.js';
 
-type Handler = (type: number, buf: Buffer, start: number, end: number) => void | boolean;
-
-/** Reads one socket, frames it, lets `handle` pass/rewrite each message into `out`. */
-class Pump {
-  private stash: Buffer | null = null;
-  private waiting = 0; // reasons not to read: 1 destination full, 2 observer full, 4 async work
-  private finished = false;
-  /** Time of the last read, for limits.idleTimeout. */
-  lastRead = Date.now();
-  readonly out: BatchWriter;
-  onEnd: (why: string, err?: unknown) => void = () => undefined;
-
-  constructor(
-    readonly name: Direction,
-    private readonly source: Duplex,
-    private readonly dest: Duplex,
-    private readonly framer: Framer,
-    private readonly observers: readonly FrameObserver[],
-    private readonly handle: Handler,
-  ) {
-    this.out = new BatchWriter(dest, name, observers);
-  }
-
-  start(pending: Message[]): void {
-    this.source.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.source.on('end', () => this.end(`${this.name} closed the connection`));
-    this.source.on('close', () => this.end(`${this.name} connection closed`));
-    this.source.on('error', (e) => this.end(`${this.name} connection failed`, e));
-    this.dest.on('drain', () => this.unblock(1));
-    try {
-      for (const m of pending) {
-        if (this.handle(m.type, m.buf, m.start, m.end) === false) {
-          throw new Error('asynchronous work during login is not supported');
-        }
-      }
-      pending.length = 0;
-      this.flush();
-    } catch (e) {
-      this.end('invalid message', e);
-      return;
-    }
-    this.source.resume();
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.finished) return;
-    if (this.waiting !== 0 || this.stash) {
-      // A read that raced with pause(): keep order by queueing behind the stash.
-      this.stash = this.stash ? Buffer.concat([this.stash, chunk]) : chunk;
-      this.source.pause();
-      return;
-    }
-    this.process(chunk);
-  }
-
-  private process(chunk: Buffer): void {
-    this.lastRead = Date.now();
-    let consumed: number;
-    try {
-      consumed = this.framer.push(chunk, this.handle);
-    } catch (e) {
-      this.flush();
-      this.end('invalid message', e);
-      return;
-    }
-    if (consumed < chunk.length) this.stash = chunk.subarray(consumed);
-    this.flush();
-  }
-
-  private flush(): void {
-    // Fail closed: nothing is forwarded once an observer (the recording) has failed.
-    for (const o of this.observers) {
-      if (o.failure) {
-        this.out.discard();
-        this.end('recording failed', new JitError('recording_failed', 'session recording failed: the session ends'));
-        return;
-      }
-    }
-    if (!this.out.flush()) this.block(1);
-    for (const o of this.observers) {
-      if (!o.ready) {
-        this.block(2);
-        o.onReady(() => this.unblock(2));
-      }
-    }
-  }
-
-  block(reason: number): void {
-    if (this.waiting === 0) this.source.pause();
-    this.waiting |= reason;
-  }
-
-  unblock(reason: number): void {
-    if (!(this.waiting & reason)) return;
-    this.waiting &= ~reason;
-    if (this.waiting !== 0 || this.finished) return;
-    const s = this.stash;
-    this.stash = null;
-    if (s) this.process(s);
-    if (this.waiting === 0 && !this.stash && !this.finished) this.source.resume();
-  }
-
-  /** Runs async work (e.g. resolving masking rules); reading resumes after it. */
-  await(p: Promise<unknown>): void {
-    this.block(4);
-    p.then(
-      () => this.unblock(4),
-      (e) => this.end('internal error', e),
-    );
-  }
-
-  end(why: string, err?: unknown): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.onEnd(why, err);
-  }
-}
+type Handler = PacketHandler;
 
 export interface RelayOptions {
   client: { socket: Duplex; framer: Framer; pending: Message[] };
