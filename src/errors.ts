@@ -24,12 +24,14 @@ export class JitError extends Error {
   readonly clientMessage: string;
   /** Safe extra detail for the client. */
   readonly detail?: string;
-  /** An upstream PostgreSQL error's own SQLSTATE, passed through instead of the code's default. */
+  /** An upstream error's own SQLSTATE, passed through instead of the code's default. */
   readonly sqlstate?: string;
+  /** An upstream MySQL error's own error number, passed through instead of the code's default. */
+  readonly errno?: number;
   constructor(
     code: ErrorCode,
     clientMessage: string,
-    opts: { detail?: string; cause?: unknown; sqlstate?: string } = {},
+    opts: { detail?: string; cause?: unknown; sqlstate?: string; errno?: number } = {},
   ) {
     super(clientMessage, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'JitError';
@@ -37,6 +39,7 @@ export class JitError extends Error {
     this.clientMessage = clientMessage;
     this.detail = opts.detail;
     this.sqlstate = opts.sqlstate;
+    this.errno = opts.errno;
   }
 }
 

@@ -20,6 +20,7 @@ import { JitError } from '../../errors.js';
 import type { ClientLogin, LoginRequest } from '../../engine/types.js';
 import type { LimitsConfig } from '../../config/schema.js';
 import { MessageStream, type Message } from './message-stream.js';
+import { closeWith, startServerTls } from '../../engine/sockets.js';
 import { errorResponseFor } from './errors.js';
 
 export interface FrontendOptions {
@@ -46,30 +47,6 @@ export class PgClientLogin implements ClientLogin {
   refuse(err: JitError): Promise<void> {
     return closeWith(this.socket, errorResponseFor(err, 'FATAL'));
   }
-}
-
-/** Writes a last message and closes; never throws, never waits more than 2 s. */
-export function closeWith(socket: Duplex, last: Buffer | null): Promise<void> {
-  return new Promise((resolve) => {
-    if (socket.destroyed || !socket.writable) {
-      socket.destroy();
-      resolve();
-      return;
-    }
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve();
-    }, 2000);
-    timer.unref();
-    socket.once('error', () => undefined);
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve();
-    };
-    if (last) socket.write(last);
-    socket.end(done);
-  });
 }
 
 /**
@@ -216,27 +193,4 @@ export async function pgHandshake(raw: Socket, opts: FrontendOptions): Promise<P
   } finally {
     clearTimeout(deadline);
   }
-}
-
-function startServerTls(raw: Socket, secureContext: tls.SecureContext, started: (t: tls.TLSSocket) => void): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const t = new tls.TLSSocket(raw, { isServer: true, secureContext });
-    started(t);
-    const fail = (e: Error) => {
-      t.off('error', fail);
-      t.off('close', closed);
-      t.destroy();
-      reject(e);
-    };
-    // A socket closed mid-handshake may emit no error: without this the login would wait forever.
-    const closed = () => fail(new Error('connection closed during the TLS handshake'));
-    t.once('secure', () => {
-      t.off('error', fail);
-      t.off('close', closed);
-      resolve(t);
-    });
-    t.once('error', fail);
-    t.once('close', closed);
-    raw.resume();
-  });
 }

@@ -3,8 +3,6 @@
  * StartupMessage with the client's parameters, SCRAM-SHA-256 from keys computed at
  * provisioning (no PBKDF2 at login), then ParameterStatus/BackendKeyData up to ReadyForQuery.
  */
-import fs from 'node:fs';
-import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import {
@@ -23,6 +21,7 @@ import type { TargetConfig } from '../../config/schema.js';
 import type { UpstreamConnection, UpstreamCredentials } from '../../engine/types.js';
 import { ScramClient } from '../../provision/scram.js';
 import { MessageStream, type Message } from './message-stream.js';
+import { connectTcp, upstreamTlsOptions } from '../../engine/sockets.js';
 
 export interface CancelTarget {
   host: string;
@@ -61,29 +60,8 @@ export class PgUpstream implements UpstreamConnection {
   }
 }
 
-export function tlsOptions(target: TargetConfig): tls.ConnectionOptions {
-  const o: tls.ConnectionOptions = {
-    servername: target.tls.servername ?? (net.isIP(target.host) ? undefined : target.host),
-    rejectUnauthorized: target.tls.mode === 'verify-full',
-  };
-  if (target.tls.ca) o.ca = fs.readFileSync(target.tls.ca);
-  return o;
-}
-
 export async function openSocket(target: TargetConfig, timeoutMs = 10_000): Promise<Duplex> {
-  const raw = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ host: target.host, port: target.port!, noDelay: true });
-    const timer = setTimeout(() => s.destroy(new Error('connect timeout')), timeoutMs);
-    s.once('connect', () => {
-      clearTimeout(timer);
-      s.off('error', reject);
-      resolve(s);
-    });
-    s.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+  const raw = await connectTcp(target.host, target.port!, timeoutMs);
   if (target.tls.mode === 'disable') return raw;
   raw.write(encode.SSLRequest());
   const answer = await new Promise<number>((resolve, reject) => {
@@ -99,7 +77,7 @@ export async function openSocket(target: TargetConfig, timeoutMs = 10_000): Prom
     throw new Error('upstream server does not support TLS');
   }
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ socket: raw, ...tlsOptions(target) }, () => resolve(s));
+    const s = tls.connect({ socket: raw, ...upstreamTlsOptions(target) }, () => resolve(s));
     s.once('error', reject);
   });
 }
