@@ -215,7 +215,8 @@ function provisioningError(step: Step, err: unknown, admin: string, metaDatabase
   } else {
     msg = `could not create the ephemeral user (${step.kind}${step.kind === 'grant' ? ` ${step.role}` : ''} failed)`;
   }
-  return new JitError('provisioning_failed', msg, { detail: errCode(err), cause: err });
+  // Server errors by number (MariaDB-only ones have no mysql2 code name), others by their code.
+  return new JitError('provisioning_failed', msg, { detail: errno !== undefined ? String(errno) : errCode(err), cause: err });
 }
 
 /** A step failure carried out of the creation sequence with the step it happened in. */
