@@ -5,7 +5,7 @@
 import type { TargetConfig } from '../config/schema.js';
 import fs from 'node:fs';
 import net, { type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 
 /** Writes a last message and closes; never throws, never waits more than 2 s. */
@@ -32,10 +32,15 @@ export function closeWith(socket: Duplex, last: Buffer | null): Promise<void> {
   });
 }
 
-/** Upgrades `raw` to TLS as the server; rejects when the handshake fails or the socket closes first. */
-export function startServerTls(raw: Socket, secureContext: tls.SecureContext, started: (t: tls.TLSSocket) => void): Promise<tls.TLSSocket> {
+/**
+ * Upgrades `raw` to TLS as the server; rejects when the handshake fails or the socket closes
+ * first. `head`: bytes of the TLS handshake already read from `raw` (a MySQL client starts TLS
+ * right behind its SSLRequest, without waiting for an answer).
+ */
+export function startServerTls(raw: Socket, secureContext: tls.SecureContext, started: (t: tls.TLSSocket) => void, head?: Buffer | null): Promise<tls.TLSSocket> {
+  const transport: Duplex = head?.length ? withHead(raw, head) : raw;
   return new Promise((resolve, reject) => {
-    const t = new tls.TLSSocket(raw, { isServer: true, secureContext });
+    const t = new tls.TLSSocket(transport as Socket, { isServer: true, secureContext });
     started(t);
     const fail = (e: Error) => {
       t.off('error', fail);
@@ -82,4 +87,31 @@ export function connectTcp(host: string, port: number, timeoutMs = 10_000): Prom
       reject(e);
     });
   });
+}
+
+/** `raw` as a stream that first yields `head` (bytes already read from it), then the rest. */
+function withHead(raw: Socket, head: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      raw.resume();
+    },
+    write(chunk, _enc, cb) {
+      raw.write(chunk, cb);
+    },
+    final(cb) {
+      raw.end(cb);
+    },
+    destroy(err, cb) {
+      raw.destroy();
+      cb(err);
+    },
+  });
+  d.push(head);
+  raw.on('data', (chunk: Buffer) => {
+    if (!d.push(chunk)) raw.pause();
+  });
+  raw.on('end', () => d.push(null));
+  raw.on('close', () => d.destroy());
+  raw.on('error', (e) => d.destroy(e));
+  return d;
 }

@@ -11,11 +11,13 @@ import { JitError } from '../errors.js';
 import { createLogger, type Logger } from '../audit/log.js';
 import { TokenVerifier } from '../auth/tokens.js';
 import { PostgresEngine } from '../engines/postgres/engine.js';
+import { MysqlEngine } from '../engines/mysql/engine.js';
 import { SessionRegistry } from '../session/registry.js';
 import { runSession, type ProxyContext } from '../session/run-session.js';
 import type { PipelineParts } from '../session/pipeline.js';
 import { serverSecureContext } from './tls.js';
 import { PostgresProvisioner } from '../provision/postgres.js';
+import { MysqlProvisioner } from '../provision/mysql.js';
 import { createMasking, maskingKey, pgCatalogResolver, type CatalogResolver } from '../masking/index.js';
 import { recorderFactory } from '../recording/pipeline.js';
 
@@ -54,6 +56,7 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
 
   const engines: Partial<Record<Protocol, Engine>> = {};
   engines.postgres = new PostgresEngine({ config, secureContext: tls.context, log, nameKey });
+  engines.mysql = new MysqlEngine({ config, secureContext: tls.context, log, nameKey });
 
   const provisioners = new Map<string, Provisioner>();
   for (const [name, target] of Object.entries(config.targets)) {
@@ -132,7 +135,7 @@ export async function startProxy(config: Config, opts: ProxyOptions = {}): Promi
 
   if (opts.reaper !== false) {
     for (const [name, p] of provisioners) {
-      if (p instanceof PostgresProvisioner) {
+      if (p instanceof PostgresProvisioner || p instanceof MysqlProvisioner) {
         p.startReaper(() => registry.upstreamUsers());
         log.debug({ event: 'reaper.started', target: name }, 'reaper started');
       }

@@ -18,6 +18,7 @@ export interface TestProxy {
   proxy: Proxy;
   config: Config;
   dir: string;
+  /** The PostgreSQL listener's port (the MySQL one's when only MySQL listens). */
   port: number;
   /** Log lines written by the proxy (JSON). */
   logs: () => Record<string, unknown>[];
@@ -38,7 +39,8 @@ export interface TestProxyOptions extends ProxyOptions {
   targetExtra?: Record<string, unknown>;
 }
 
-export async function startTestProxy(upstream: PgUpstream, opts: TestProxyOptions = {}): Promise<TestProxy> {
+/** `upstream`: a PostgreSQL or MySQL test upstream (test/helpers/pg-upstream.ts, mysql-upstream.ts). */
+export async function startTestProxy(upstream: Pick<PgUpstream, 'target' | 'adminPassword'>, opts: TestProxyOptions = {}): Promise<TestProxy> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jitgate-test-'));
   await initKeys(path.join(dir, 'keys'));
   const targetName = opts.targetName ?? 'app';
@@ -71,7 +73,7 @@ export async function startTestProxy(upstream: PgUpstream, opts: TestProxyOption
     } as unknown as NodeJS.WritableStream,
   });
   const proxy = await startProxy(config, { log, ...opts });
-  const port = proxy.addresses.postgres!.port;
+  const port = (proxy.addresses.postgres ?? proxy.addresses.mysql)!.port;
   const token = (sub: string, role = Object.keys(profiles)[0]!, o: { ttlMs?: number; target?: string } = {}) =>
     mintToken(config, { sub, target: o.target ?? targetName, role, ttlMs: o.ttlMs ?? 300_000 });
   return {

@@ -1,0 +1,92 @@
+/** The MySQL engine: client login, upstream login as the ephemeral user, relay. */
+import { generateKeyPair, randomInt, type KeyObject } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type tls from 'node:tls';
+import { SERVER_SESSION_STATE_CHANGED, encodeOkPacket, packet } from '../../../protocols/mysql/index.js';
+import type { Config, TargetConfig } from '../../config/schema.js';
+import type { ClientLogin, Engine, Provisioner, RelayContext, UpstreamConnection, UpstreamCredentials } from '../../engine/types.js';
+import type { Logger } from '../../audit/log.js';
+import { MysqlProvisioner } from '../../provision/mysql.js';
+import { mysqlHandshake, type MysqlClientLogin } from './frontend.js';
+import { mysqlConnect, type MysqlUpstream } from './upstream.js';
+import { mysqlRelay } from './relay.js';
+
+export interface MysqlEngineOptions {
+  config: Config;
+  secureContext: tls.SecureContext;
+  log: Logger;
+  nameKey: Buffer;
+}
+
+/** Until an upstream has been seen, clients are greeted with this version. */
+const DEFAULT_VERSION = '8.0.0-jitgate';
+
+export class MysqlEngine implements Engine {
+  readonly protocol = 'mysql' as const;
+  /** The version string of the last upstream logged in to: clients adapt to what they think they talk to. */
+  private serverVersion = DEFAULT_VERSION;
+  private rsaKey: Promise<{ privateKey: KeyObject; publicKeyPem: string }> | null = null;
+
+  constructor(private readonly opts: MysqlEngineOptions) {}
+
+  /** jitgate's RSA key pair for caching_sha2_password on plain connections, made on first use (4096 bits: a token of up to 470 bytes fits RSA-OAEP). */
+  private rsa(): Promise<{ privateKey: KeyObject; publicKeyPem: string }> {
+    this.rsaKey ??= new Promise((resolve, reject) =>
+      generateKeyPair('rsa', { modulusLength: 4096 }, (err, publicKey, privateKey) => {
+        if (err) reject(err);
+        else resolve({ privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() });
+      }),
+    );
+    return this.rsaKey;
+  }
+
+  handshake(socket: Socket): Promise<ClientLogin | null> {
+    const { config, secureContext } = this.opts;
+    return mysqlHandshake(socket, {
+      limits: config.limits,
+      secureContext,
+      requireTls: config.tls.require,
+      serverVersion: this.serverVersion,
+      connectionId: randomInt(1, 0x7fffffff),
+      rsa: () => this.rsa(),
+    });
+  }
+
+  async connect(target: TargetConfig, creds: UpstreamCredentials, client: ClientLogin): Promise<UpstreamConnection> {
+    const upstream = await mysqlConnect(target, creds, client as MysqlClientLogin);
+    this.serverVersion = upstream.serverVersion;
+    return upstream;
+  }
+
+  async relay(clientLogin: ClientLogin, upstreamConn: UpstreamConnection, ctx: RelayContext): Promise<string> {
+    const client = clientLogin as MysqlClientLogin;
+    const upstream = upstreamConn as MysqlUpstream;
+    for (const o of ctx.pipeline.observers) o.redacted('client', 'HandshakeResponse41');
+    // The OK_Packet ending the client's authentication, with the upstream session's status.
+    const greeting = packet(
+      (client.seq + 1) & 0xff,
+      encodeOkPacket({ header: 0, statusFlags: upstream.ok.statusFlags & ~SERVER_SESSION_STATE_CHANGED }, client.capabilities),
+    );
+    return mysqlRelay(
+      {
+        client,
+        upstream,
+        greeting,
+        maxMessage: this.opts.config.limits.maxMessage,
+        idleTimeoutMs: this.opts.config.limits.idleTimeout,
+      },
+      ctx,
+    );
+  }
+
+  createProvisioner(targetName: string, target: TargetConfig, config: Config): Provisioner {
+    return new MysqlProvisioner({
+      targetName,
+      target,
+      instance: config.instance!,
+      maxSessionMs: config.auth.maxSession,
+      nameKey: this.opts.nameKey,
+      log: this.opts.log,
+    });
+  }
+}

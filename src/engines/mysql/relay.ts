@@ -1,0 +1,487 @@
+/**
+ * The MySQL session's hot path: one Pump per direction forwarding whole packets as views.
+ * Decoded only what policy needs: the command byte (and the SQL for statement hooks) of
+ * each client command; from the server, the response structure (ResponseTracker) and, when
+ * masking applies, column definitions, rows (text and binary protocol) and ERR messages.
+ *
+ * Sequence ids (§ MySQL Packets): rows are rewritten in place of the packet they replace;
+ * only a row whose new length needs a different number of physical packets (≥ 16 MB) shifts
+ * the ids of the rest of its response, and those are rewritten as they pass.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  COM_BINLOG_DUMP,
+  COM_BINLOG_DUMP_GTID,
+  COM_CHANGE_USER,
+  COM_CREATE_DB,
+  COM_DEBUG,
+  COM_DROP_DB,
+  COM_FIELD_LIST,
+  COM_INIT_DB,
+  COM_PING,
+  COM_PROCESS_INFO,
+  COM_PROCESS_KILL,
+  COM_QUERY,
+  COM_QUIT,
+  COM_REFRESH,
+  COM_REGISTER_SLAVE,
+  COM_RESET_CONNECTION,
+  COM_SET_OPTION,
+  COM_SHUTDOWN,
+  COM_STATISTICS,
+  COM_STMT_CLOSE,
+  COM_STMT_EXECUTE,
+  COM_STMT_FETCH,
+  COM_STMT_PREPARE,
+  COM_STMT_RESET,
+  COM_STMT_SEND_LONG_DATA,
+  COM_TABLE_DUMP,
+  HEADER_LENGTH,
+  MAX_PAYLOAD,
+  MYSQL_TYPE_BLOB,
+  MYSQL_TYPE_DECIMAL,
+  MYSQL_TYPE_DOUBLE,
+  MYSQL_TYPE_ENUM,
+  MYSQL_TYPE_FLOAT,
+  MYSQL_TYPE_INT24,
+  MYSQL_TYPE_JSON,
+  MYSQL_TYPE_LONG,
+  MYSQL_TYPE_LONGLONG,
+  MYSQL_TYPE_LONG_BLOB,
+  MYSQL_TYPE_MEDIUM_BLOB,
+  MYSQL_TYPE_NEWDECIMAL,
+  MYSQL_TYPE_SET,
+  MYSQL_TYPE_SHORT,
+  MYSQL_TYPE_STRING,
+  MYSQL_TYPE_TINY,
+  MYSQL_TYPE_TINY_BLOB,
+  MYSQL_TYPE_VARCHAR,
+  MYSQL_TYPE_VAR_STRING,
+  MYSQL_TYPE_YEAR,
+  FrameError,
+  ProtocolError,
+  decodeBinaryRow,
+  decodeComQuery,
+  decodeComStmtExecute,
+  decodeComStmtPrepare,
+  decodeErrPacket,
+  decodeTextRow,
+  encodeBinaryRow,
+  encodeErrPacket,
+  encodeTextRow,
+  packet,
+  packetCount,
+  type ColumnDefinition41,
+  type PacketFramer,
+} from '../../../protocols/mysql/index.js';
+import { Pump, type PacketHandler } from '../../engine/pump.js';
+import { JitError, asJitError } from '../../errors.js';
+import type { ColumnInfo, RelayContext, ResultMasker } from '../../engine/types.js';
+import type { SessionMasking } from '../../masking/masking.js';
+import { ResponseTracker, type ResponseKind } from './response-tracker.js';
+import { errPacketFor } from './errors.js';
+import type { Packet } from './packet-stream.js';
+
+export interface MysqlRelayOptions {
+  client: { socket: Duplex; framer: PacketFramer; pending: Packet[]; capabilities: number };
+  upstream: { socket: Duplex; framer: PacketFramer; pending: Packet[] };
+  /** The OK_Packet that completes the client's login. */
+  greeting: Buffer;
+  maxMessage: number;
+  idleTimeoutMs: number;
+}
+
+/** Commands answered with one packet. */
+const SINGLE = new Set([
+  COM_PING, COM_INIT_DB, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STMT_RESET, COM_PROCESS_KILL,
+  COM_REFRESH, COM_SHUTDOWN, COM_DEBUG, COM_STATISTICS, COM_CREATE_DB, COM_DROP_DB,
+]);
+
+/** How the masking module should read a column: JSON keys, numbers, or text (MySQL type → the module's type ids). */
+const JSON_OID = 114;
+const INT_OID = 20;
+const FLOAT_OID = 701;
+const NUMERIC_OID = 1700;
+const TEXT_OID = 25;
+const INT_TYPES = new Set([MYSQL_TYPE_TINY, MYSQL_TYPE_SHORT, MYSQL_TYPE_LONG, MYSQL_TYPE_LONGLONG, MYSQL_TYPE_INT24, MYSQL_TYPE_YEAR]);
+/** Types whose binary-protocol value is the same bytes as their text (a length-encoded string). */
+const STRING_TYPES = new Set([
+  MYSQL_TYPE_VARCHAR, MYSQL_TYPE_VAR_STRING, MYSQL_TYPE_STRING, MYSQL_TYPE_TINY_BLOB, MYSQL_TYPE_MEDIUM_BLOB,
+  MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_BLOB, MYSQL_TYPE_JSON, MYSQL_TYPE_ENUM, MYSQL_TYPE_SET, MYSQL_TYPE_DECIMAL,
+  MYSQL_TYPE_NEWDECIMAL,
+]);
+
+function typeOid(type: number): number {
+  if (type === MYSQL_TYPE_JSON) return JSON_OID;
+  if (INT_TYPES.has(type)) return INT_OID;
+  if (type === MYSQL_TYPE_FLOAT || type === MYSQL_TYPE_DOUBLE) return FLOAT_OID;
+  if (type === MYSQL_TYPE_DECIMAL || type === MYSQL_TYPE_NEWDECIMAL) return NUMERIC_OID;
+  return TEXT_OID;
+}
+
+/**
+ * ColumnDefinition41 → what masking matches: the output name and the source schema.table.column.
+ * Binary-protocol numbers and dates are not text: rules on them give NULL or an error (onBinary).
+ */
+export function columnInfo(c: ColumnDefinition41, binary: boolean): ColumnInfo {
+  const text = !binary || STRING_TYPES.has(c.type);
+  return {
+    name: c.name,
+    tableOid: 0,
+    attnum: 0,
+    sourceSchema: c.schema || undefined,
+    sourceTable: c.orgTable || undefined,
+    sourceColumn: c.orgName || undefined,
+    typeOid: text ? typeOid(c.type) : 0,
+    format: text ? 'text' : 'binary',
+  };
+}
+
+export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<string> {
+  const { pipeline, stats } = ctx;
+  const masking = pipeline.masking;
+  const extras = masking as Partial<SessionMasking> | null;
+  const hooks = pipeline.statements;
+  const client = opts.client;
+  const upstream = opts.upstream;
+  const physicalMax = Math.min(MAX_PAYLOAD, opts.maxMessage);
+  client.framer.maxLength = physicalMax;
+  upstream.framer.maxLength = MAX_PAYLOAD;
+  const tracker = new ResponseTracker(client.capabilities);
+
+  let clientTerminated = false;
+  let serverSentError = false;
+  /** The client's current command spans packets (a payload of 16 MB or more): the rest passes as is. */
+  let clientContinues = false;
+  /** Sequence id the next server packet of the current response carries to the client. */
+  let expectSeq = 0;
+
+  /** Answers a refused command from jitgate; the command never reaches the upstream. */
+  const refuseCommand = (err: JitError, seq: number): void => {
+    if (tracker.busy) throw new JitError('protocol_violation', 'a command was refused while earlier commands were still being answered');
+    s2c.out.emit(errPacketFor(err, seq + 1));
+    s2c.out.flush();
+  };
+
+  const handleClient: PacketHandler = (seq, buf, start, end) => {
+    const len = end - start - HEADER_LENGTH;
+    if (clientContinues) {
+      clientContinues = len === MAX_PAYLOAD;
+      c2s.out.pass(buf, start, end);
+      return;
+    }
+    clientContinues = len === MAX_PAYLOAD;
+    // Not a new command: the rest of an exchange (a LOCAL INFILE answer the server refuses anyway).
+    if (seq !== 0 || len === 0) {
+      c2s.out.pass(buf, start, end);
+      return;
+    }
+    const command = buf[start + HEADER_LENGTH]!;
+    const payload = buf.subarray(start + HEADER_LENGTH, end);
+    let kind: ResponseKind | null = null;
+    let statementId: number | undefined;
+    let sql: string | undefined;
+    try {
+      switch (command) {
+        case COM_QUERY:
+          stats.statements++;
+          kind = 'resultset';
+          if (hooks.length) {
+            if (clientContinues) throw new JitError('statement_refused', 'statements of 16 MB or more cannot be checked by jitgate');
+            sql = decodeComQuery(payload);
+            for (const h of hooks) h.check({ kind: 'query', sql }, ctx.session);
+          }
+          break;
+        case COM_STMT_PREPARE:
+          kind = 'prepare';
+          sql = decodeComStmtPrepare(payload);
+          for (const h of hooks) h.check({ kind: 'prepare', sql }, ctx.session);
+          break;
+        case COM_STMT_EXECUTE: {
+          stats.statements++;
+          kind = 'binary';
+          statementId = decodeComStmtExecute(payload).statementId;
+          const prepared = tracker.statements.get(statementId);
+          for (const h of hooks) h.check({ kind: 'execute', sql: prepared?.sql ?? '', name: String(statementId) }, ctx.session);
+          break;
+        }
+        case COM_STMT_FETCH:
+          kind = 'fetch';
+          statementId = payload.readUInt32LE(1);
+          break;
+        case COM_STMT_CLOSE:
+          tracker.statements.delete(payload.readUInt32LE(1));
+          break;
+        case COM_STMT_SEND_LONG_DATA:
+          break;
+        case COM_QUIT:
+          clientTerminated = true;
+          break;
+        case COM_FIELD_LIST:
+          kind = 'fieldList';
+          break;
+        case COM_PROCESS_INFO:
+          kind = 'resultset';
+          break;
+        case COM_CHANGE_USER:
+          throw new JitError('feature_not_supported', 'COM_CHANGE_USER is not supported through jitgate: a session is one ephemeral user; connect again with a new token');
+        case COM_BINLOG_DUMP:
+        case COM_BINLOG_DUMP_GTID:
+        case COM_REGISTER_SLAVE:
+        case COM_TABLE_DUMP:
+          throw new JitError('feature_not_supported', 'replication is not supported through jitgate');
+        default:
+          if (!SINGLE.has(command)) throw new JitError('protocol_violation', `unknown command 0x${command.toString(16)}`);
+          kind = 'single';
+          if (command === COM_RESET_CONNECTION) tracker.reset();
+      }
+    } catch (e) {
+      if (!(e instanceof JitError)) throw new JitError('protocol_violation', `malformed command from the client: ${(e as Error).message}`);
+      // A well-formed command jitgate does not let through: the client gets an ERR_Packet, the session goes on.
+      clientContinues = false;
+      refuseCommand(e, seq);
+      return;
+    }
+    if (kind) tracker.command(kind, { statementId, sql: kind === 'prepare' ? sql : undefined });
+    expectSeq = (seq + 1) & 0xff;
+    c2s.out.pass(buf, start, end);
+  };
+
+  // ---- server → client ------------------------------------------------------------------
+  /** Offset added to the sequence ids of the rest of the current response (rewritten ≥ 16 MB rows). */
+  let shift = 0;
+  let masker: ResultMasker | null = null;
+  let planned = false;
+  /** After a masking failure: the rest of the response is dropped (the client got an ERR_Packet). */
+  let swallowing = false;
+  /** Parts of a multi-packet server packet: assembled when it is a row to mask, else passed through. */
+  let serverParts: { seq: number; parts: Buffer[]; assemble: boolean } | null = null;
+
+  const forward = (buf: Buffer, start: number, end: number): void => {
+    const seq = buf[start + 3]!;
+    if (shift !== 0) buf[start + 3] = (seq + shift) & 0xff;
+    expectSeq = (buf[start + 3]! + 1) & 0xff;
+    s2c.out.pass(buf, start, end);
+  };
+
+  /** Sends `payload` in place of a logical packet that took `physical` packets from sequence id `seq`. */
+  const replace = (seq: number, payload: Buffer, physical: number): void => {
+    const out = packet((seq + shift) & 0xff, payload);
+    shift = (shift + packetCount(payload.length) - physical) & 0xff;
+    expectSeq = (seq + shift + physical) & 0xff;
+    s2c.out.emit(out);
+  };
+
+  const failStatement = (err: unknown, seq: number): void => {
+    const jerr = asJitError(err);
+    if (jerr.code !== 'masking_failed') throw err;
+    s2c.out.emit(errPacketFor(jerr, seq + shift));
+    swallowing = true;
+    masker = null;
+    extras?.endResult?.();
+  };
+
+  const plan = (): Promise<void> | null => {
+    planned = true;
+    masker = null;
+    if (!masking) return null;
+    const columns = tracker.columns;
+    if (columns.length === 0) throw new JitError('masking_failed', 'rows arrived without column definitions; jitgate cannot mask them');
+    const binary = tracker.binary;
+    const p = masking.planResult(columns.map((c) => columnInfo(c, binary)));
+    if (p instanceof Promise) return p.then((m) => void (masker = m));
+    masker = p;
+    return null;
+  };
+
+  /** Masks one row; returns the new payload, or null when nothing changed. */
+  const maskRow = (payload: Buffer): Buffer | null => {
+    const m = masker;
+    if (!m) return null;
+    const active = (m as { active?: Uint8Array }).active;
+    const columns = tracker.columns;
+    const binary = tracker.binary;
+    const values = binary ? decodeBinaryRow(payload, columns) : decodeTextRow(payload, columns.length);
+    let changed = false;
+    for (let i = 0; i < values.length; i++) {
+      if (active && !active[i]) continue;
+      const v = values[i]!;
+      if (v === null) continue;
+      const out = m.mask(i, v);
+      if (out !== v) {
+        values[i] = out;
+        changed = true;
+      }
+    }
+    if (!changed) return null;
+    return binary ? encodeBinaryRow(columns, values) : encodeTextRow(values);
+  };
+
+  /** Masks an ERR_Packet's message (it may quote values: "Duplicate entry '…' for key …"). */
+  const maskError = (seq: number, payload: Buffer, physical: number): boolean => {
+    if (!masking) return false;
+    const e = decodeErrPacket(payload);
+    const message = masking.maskText(e.message);
+    if (message === e.message) return false;
+    replace(seq, encodeErrPacket({ ...e, message }), physical);
+    return true;
+  };
+
+  /** One logical server packet (`physical` packets from `seq`); `view` = [buf, start, end) when it is a single one. */
+  const serverPacket = (seq: number, payload: Buffer, physical: number, view: [Buffer, number, number] | null): void | boolean => {
+    const before = tracker.completed;
+    const step = tracker.next(payload);
+    const pass = () => {
+      if (view) forward(view[0], view[1], view[2]);
+      else replace(seq, payload, physical);
+    };
+    if (swallowing) {
+      if (tracker.completed !== before) {
+        swallowing = false;
+        planned = false;
+        shift = 0;
+      }
+      return;
+    }
+    switch (step) {
+      case 'row': {
+        try {
+          if (!planned) {
+            const wait = plan();
+            if (wait) {
+              const copy = Buffer.from(payload);
+              s2c.await(
+                wait
+                  .then(() => {
+                    if (swallowing) return;
+                    const out = maskRow(copy);
+                    replace(seq, out ?? copy, physical);
+                  })
+                  .catch((e) => failStatement(e, seq)),
+              );
+              return false;
+            }
+          }
+          const out = maskRow(payload);
+          if (out) replace(seq, out, physical);
+          else pass();
+        } catch (e) {
+          failStatement(e instanceof JitError ? e : new JitError('masking_failed', 'a row could not be masked; the statement was stopped', { cause: e }), seq);
+          if (tracker.completed !== before) swallowing = false;
+        }
+        break;
+      }
+      case 'error':
+      case 'unsolicited':
+        if (step === 'unsolicited' && payload[0] === 0xff) serverSentError = true;
+        planned = false;
+        extras?.endResult?.();
+        if (payload[0] !== 0xff || !maskError(seq, payload, physical)) pass();
+        break;
+      case 'end':
+        planned = false;
+        masker = null;
+        extras?.endResult?.();
+        pass();
+        break;
+      default:
+        pass();
+    }
+    if (tracker.completed !== before && !tracker.busy) shift = 0;
+  };
+
+  const handleServer: PacketHandler = (seq, buf, start, end) => {
+    const len = end - start - HEADER_LENGTH;
+    if (serverParts) {
+      if (serverParts.assemble) {
+        serverParts.parts.push(Buffer.from(buf.subarray(start + HEADER_LENGTH, end)));
+        if (len === MAX_PAYLOAD) return;
+        const whole = Buffer.concat(serverParts.parts);
+        const { seq: first, parts } = serverParts;
+        serverParts = null;
+        return serverPacket(first, whole, parts.length, null);
+      }
+      if (!swallowing) forward(buf, start, end);
+      if (len < MAX_PAYLOAD) serverParts = null;
+      return;
+    }
+    if (len === MAX_PAYLOAD) {
+      // A row to mask is assembled; anything else is classified by its first part and passed on.
+      if (masking && tracker.inRows && !swallowing) {
+        serverParts = { seq, parts: [Buffer.from(buf.subarray(start + HEADER_LENGTH, end))], assemble: true };
+        return;
+      }
+      serverParts = { seq, parts: [], assemble: false };
+    }
+    return serverPacket(seq, buf.subarray(start + HEADER_LENGTH, end), 1, [buf, start, end]);
+  };
+
+  const c2s = new Pump('client', client.socket, upstream.socket, client.framer, pipeline.observers, handleClient);
+  const s2c = new Pump('server', upstream.socket, client.socket, upstream.framer, pipeline.observers, handleServer);
+
+  return new Promise<string>((resolve) => {
+    let done = false;
+    const finish = (why: string, err?: unknown): void => {
+      if (done) return;
+      done = true;
+      if (idle) clearInterval(idle);
+      ctx.signal.removeEventListener('abort', onAbort);
+      stats.bytesFromClient = c2s.out.bytes;
+      stats.bytesFromServer = s2c.out.bytes;
+      const jerr = err === undefined ? null : asJitError(err);
+      if (jerr && client.socket.writable) {
+        // Between two whole packets: as the answer to a command in flight, else unsolicited (id 0).
+        s2c.out.emit(errPacketFor(jerr, tracker.busy ? expectSeq : 0));
+        s2c.out.flush();
+      }
+      client.socket.end();
+      if (!upstream.socket.destroyed) {
+        if (!clientTerminated && upstream.socket.writable) upstream.socket.end(packet(0, Buffer.from([COM_QUIT])));
+        else upstream.socket.end();
+      }
+      setTimeout(() => {
+        client.socket.destroy();
+        upstream.socket.destroy();
+      }, 2000).unref();
+      resolve(jerr ? `${why}: ${jerr.clientMessage}` : why);
+    };
+    const idle =
+      opts.idleTimeoutMs > 0
+        ? setInterval(() => {
+            if (Date.now() - Math.max(c2s.lastRead, s2c.lastRead) >= opts.idleTimeoutMs) {
+              finish('idle timeout', new JitError('idle_timeout', 'terminating connection due to idle timeout (limits.idleTimeout)'));
+            }
+          }, Math.max(250, Math.min(opts.idleTimeoutMs / 4, 5000)))
+        : null;
+    idle?.unref();
+    const onAbort = () => finish('ended by jitgate', ctx.signal.reason ?? new JitError('admin_shutdown', 'session ended by jitgate'));
+    if (ctx.signal.aborted) {
+      onAbort();
+      return;
+    }
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    c2s.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, clientFault(err));
+    s2c.onEnd = (why, err) => finish(why, upstreamFault(err, clientTerminated || serverSentError));
+
+    s2c.out.emit(opts.greeting);
+    s2c.start(upstream.pending);
+    c2s.start(client.pending);
+  });
+}
+
+function clientFault(err: unknown): unknown {
+  if (err instanceof FrameError || err instanceof ProtocolError) {
+    return new JitError('protocol_violation', `invalid packet from the client: ${err.message}`);
+  }
+  return err;
+}
+
+function upstreamFault(err: unknown, quietEnd: boolean): unknown {
+  if (err instanceof JitError) return err;
+  if (quietEnd) return undefined;
+  if (err instanceof FrameError || err instanceof ProtocolError) {
+    return new JitError('upstream_unavailable', 'invalid packet from the upstream database');
+  }
+  if (err !== undefined) return new JitError('upstream_unavailable', 'lost the connection to the upstream database', { cause: err });
+  return new JitError('upstream_unavailable', 'the upstream database closed the connection');
+}

@@ -1,0 +1,102 @@
+/**
+ * The MySQL path end to end with real clients (mysql2, the mariadb CLI) against a real
+ * MariaDB: token in, ephemeral user upstream, rows compared with a direct connection,
+ * user gone after the session.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { startMysqlUpstream, jitMysqlUsers, type MysqlUpstream } from '../helpers/mysql-upstream.js';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { waitFor } from '../helpers/e2e.js';
+
+const run = promisify(execFile);
+
+describe('MySQL through jitgate', () => {
+  let up: MysqlUpstream;
+  let tp: TestProxy;
+  let port: number;
+
+  before(async () => {
+    up = await startMysqlUpstream();
+    tp = await startTestProxy(up, {
+      targetName: 'shop',
+      extra: {
+        listen: { mysql: '127.0.0.1:0' },
+        masking: { rules: [{ columns: ['ssn'], action: 'redact' }], detectors: ['email'] },
+      },
+    });
+    port = tp.proxy.addresses.mysql!.port;
+  });
+  after(async () => {
+    await tp?.stop();
+    await up?.stop();
+  });
+
+  const connect = async (sub: string, opts: Partial<mysql.ConnectionOptions> = {}) =>
+    mysql.createConnection({ host: '127.0.0.1', port, user: sub, password: await tp.token(sub), database: 'shop', ...opts });
+
+  it('logs in with a token (RSA key exchange on a plain connection) as a fresh jit_ user', async () => {
+    const c = await connect('alice');
+    try {
+      const [rows] = await c.query<mysql.RowDataPacket[]>('select current_user() as u, current_role() as r');
+      assert.match(rows[0]!.u, /^jit_[0-9a-f]{8}_[a-z2-7]{12}@%$/);
+      assert.equal(rows[0]!.r, up.roles.app_read);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('logs in over TLS', async () => {
+    const c = await connect('alice-tls', { ssl: { rejectUnauthorized: false } });
+    try {
+      const [rows] = await c.query<mysql.RowDataPacket[]>("select @@ssl_cipher is not null as x, 'ok' as y");
+      assert.equal(rows[0]!.y, 'ok');
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('returns what a direct connection returns, masked where rules say (text and binary protocol)', async () => {
+    const c = await connect('bob');
+    try {
+      const direct = await up.query<{ id: number; name: string }>(`select id, name from \`${up.database}\`.customers order by id`);
+      const [rows] = await c.query<mysql.RowDataPacket[]>('select id, name, email, ssn from customers order by id');
+      assert.ok(rows.length > 0);
+      assert.deepEqual(rows.map((r) => ({ id: r.id, name: r.name })), direct.map((r) => ({ id: r.id, name: r.name })));
+      for (const r of rows) {
+        assert.equal(r.ssn, '****');
+        assert.doesNotMatch(String(r.email), /^[^*]+@/);
+      }
+      const [prepared] = await c.execute<mysql.RowDataPacket[]>('select id, name, email, ssn from customers where id > ? order by id', [0]);
+      assert.deepEqual(prepared, rows);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('drops the user within 5 s of the session end', async () => {
+    const c = await connect('carol');
+    const [rows] = await c.query<mysql.RowDataPacket[]>('select current_user() as u');
+    const user = String(rows[0]!.u).split('@')[0]!;
+    await c.end();
+    assert.ok(await waitFor(async () => !(await jitMysqlUsers(up)).includes(user), 5000));
+  });
+
+  it('refuses a bad token with 1045', async () => {
+    await assert.rejects(
+      mysql.createConnection({ host: '127.0.0.1', port, user: 'mallory', password: 'not-a-token', database: 'shop' }),
+      (e: { errno?: number; message: string }) => e.errno === 1045,
+    );
+  });
+
+  it('works with the mariadb CLI over TLS', async () => {
+    const token = await tp.token('dave');
+    const { stdout } = await run('mariadb', ['-h', '127.0.0.1', '-P', String(port), '-u', 'dave', `-p${token}`, '--ssl', '--skip-ssl-verify-server-cert', 'shop', '-N', '-e', 'select 41 + 1'], { timeout: 20_000 }).catch((e) => {
+      throw new Error(`mariadb CLI failed: ${e.stderr ?? e.message}`);
+    });
+    assert.equal(stdout.trim(), '42');
+  });
+});
