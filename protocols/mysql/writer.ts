@@ -21,6 +21,7 @@ export class PayloadWriter {
     return this.len;
   }
 
+  /** Makes room for `n` more bytes; returns where they go. Read `this.buf` only after calling it (it may be replaced). */
   private reserve(n: number): number {
     const at = this.len;
     if (at + n > this.buf.length) {
@@ -33,27 +34,32 @@ export class PayloadWriter {
   }
 
   int1(v: number): this {
-    this.buf[this.reserve(1)] = v & 0xff;
+    const at = this.reserve(1);
+    this.buf[at] = v & 0xff;
     return this;
   }
 
   int2(v: number): this {
-    this.buf.writeUInt16LE(v & 0xffff, this.reserve(2));
+    const at = this.reserve(2);
+    this.buf.writeUInt16LE(v & 0xffff, at);
     return this;
   }
 
   int3(v: number): this {
-    this.buf.writeUIntLE(v & 0xffffff, this.reserve(3), 3);
+    const at = this.reserve(3);
+    this.buf.writeUIntLE(v & 0xffffff, at, 3);
     return this;
   }
 
   int4(v: number): this {
-    this.buf.writeUInt32LE(v >>> 0, this.reserve(4));
+    const at = this.reserve(4);
+    this.buf.writeUInt32LE(v >>> 0, at);
     return this;
   }
 
   int8(v: bigint | number): this {
-    this.buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.reserve(8));
+    const at = this.reserve(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), at);
     return this;
   }
 
@@ -88,12 +94,14 @@ export class PayloadWriter {
   /** string<EOF> (or any raw bytes). */
   string(s: string): this {
     const n = Buffer.byteLength(s, 'utf8');
-    this.buf.write(s, this.reserve(n), n, 'utf8');
+    const at = this.reserve(n);
+    this.buf.write(s, at, n, 'utf8');
     return this;
   }
 
   bytes(b: Buffer): this {
-    b.copy(this.buf, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    b.copy(this.buf, at);
     return this;
   }
 
