@@ -159,17 +159,18 @@ ${extra}`,
     }
   }
 
-  test('exit 0 with a ✓ list on a ready target; mysql targets are not checked', async () => {
+  test('a ✓ list on a ready target; a mysql target is checked too (here: its role is missing)', async () => {
     const mysql = `  shop:
     protocol: mysql
     database: shop
     admin: { user: root }
     roles: { reader: [shop_read] }`;
     const { code, out } = await runCli(['check', '--config', writeConfig('reader: [app_read], writer: [app_write]', mysql)]);
-    assert.equal(code, 0, out);
-    assert.match(out, /target app .*ready/);
+    assert.equal(code, 1, out);
+    assert.match(out, /target app .*: ready/);
     assert.match(out, /✓ admin jitgate_admin can log in/);
-    assert.match(out, /mysql targets: not checked yet/);
+    assert.match(out, /target shop \(mysql 127\.0\.0\.1:3306\/shop\): NOT ready/);
+    assert.match(out, /✗ .*shop_read/);
     assert.doesNotMatch(out, new RegExp(up.adminPassword));
   });
 

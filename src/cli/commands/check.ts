@@ -1,6 +1,7 @@
 import { configFrom, parseFlags } from '../args.js';
 import type { CheckReport } from '../../provision/check-report.js';
 import { checkPostgresTarget } from '../../provision/postgres-setup.js';
+import { checkMysqlTarget } from '../../provision/mysql-setup.js';
 
 function indent(text: string, prefix: string): string {
   return text
@@ -27,17 +28,11 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { config: { type: 'string' } });
   const config = configFrom(values.config);
   let ready = true;
-  const mysql: string[] = [];
   for (const [name, target] of Object.entries(config.targets)) {
-    if (target.protocol === 'mysql') {
-      mysql.push(name);
-      continue;
-    }
-    const report = await checkPostgresTarget(name, target);
-    printReport(report, `${target.host}:${target.port}/${target.database}`);
+    const report = target.protocol === 'mysql' ? await checkMysqlTarget(name, target) : await checkPostgresTarget(name, target);
+    printReport(report, `${target.host}:${target.port ?? (target.protocol === 'mysql' ? 3306 : 5432)}/${target.database}`);
     ready &&= report.ready;
   }
-  if (mysql.length) console.log(`mysql targets: not checked yet (${mysql.join(', ')})`);
   console.log(ready ? 'all checked targets are ready' : 'some targets are not ready');
   return ready ? 0 : 1;
 }
