@@ -353,10 +353,10 @@ export function decodeOkPacket(payload: Buffer, capabilities: number): OkPacket 
 
 export function encodeOkPacket(p: Partial<OkPacket>, capabilities: number): Buffer {
   const w = new PayloadWriter(16 + (p.info?.length ?? 0) + (p.sessionStateChanges?.length ?? 0));
-  const statusFlags = p.statusFlags ?? 0;
+  let statusFlags = 0;
   w.int1(p.header ?? OK_HEADER).lenencInt(p.affectedRows ?? 0).lenencInt(p.lastInsertId ?? 0);
-  if (capabilities & CLIENT_PROTOCOL_41) w.int2(statusFlags).int2(p.warnings ?? 0);
-  else if (capabilities & CLIENT_TRANSACTIONS) w.int2(statusFlags);
+  if (capabilities & CLIENT_PROTOCOL_41) w.int2((statusFlags = p.statusFlags ?? 0)).int2(p.warnings ?? 0);
+  else if (capabilities & CLIENT_TRANSACTIONS) w.int2((statusFlags = p.statusFlags ?? 0));
   const withState = capabilities & CLIENT_SESSION_TRACK && statusFlags & SERVER_SESSION_STATE_CHANGED && p.sessionStateChanges;
   if (p.info || withState) w.lenencString(p.info ?? '');
   if (withState) w.lenencBytes(p.sessionStateChanges!);
@@ -479,8 +479,9 @@ export function decodeColumnCount(payload: Buffer): number {
   return count;
 }
 
+/** 1 ≤ count < 2^24: a 0xFE first byte would read as EOF_Packet (servers allow 4096 columns). */
 export function encodeColumnCount(count: number): Buffer {
-  if (count < 1) throw new ProtocolError('a resultset has at least one column');
+  if (!(count >= 1 && count < 0x1000000)) throw new ProtocolError(`invalid column count ${count}`);
   return new PayloadWriter(9).lenencInt(count).finish();
 }
 

@@ -177,6 +177,8 @@ describe('documented example payloads', () => {
     assert.equal(my.decodeColumnCount(hex('03')), 3);
     assert.equal(my.decodeColumnCount(hex('fc 2c 01')), 300);
     assert.ok(my.encodeColumnCount(300).equals(hex('fc 2c 01')));
+    assert.throws(() => my.encodeColumnCount(0), ProtocolError);
+    assert.throws(() => my.encodeColumnCount(0x1000000), ProtocolError);
     assert.equal(my.isResultsetEnd(hex('fe 00 00 02 00 00 00')), true);
     assert.equal(my.isResultsetEnd(Buffer.alloc(my.MAX_PAYLOAD, 0xfe)), false, 'a full 16 MB packet is a row');
   });
