@@ -47,6 +47,7 @@ export const CLIENT_REMEMBER_OPTIONS = 2 ** 31;
 
 // ---- MariaDB extended capabilities: bits 32..63, carried as their own int<4> (values here are shifted down by 32) ----
 
+/** Progress reports arrive as ERR_Packets with errno 0xFFFF in the middle of a command; never negotiate it. */
 export const MARIADB_CLIENT_PROGRESS = 1;
 export const MARIADB_CLIENT_COM_MULTI = 1 << 1;
 export const MARIADB_CLIENT_STMT_BULK_OPERATIONS = 1 << 2;

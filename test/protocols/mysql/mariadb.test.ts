@@ -369,7 +369,7 @@ for (const flavour of ['MySQL 4.1 client, EOF packets', 'MariaDB client, CLIENT_
       for (const r of rs.rows) assert.equal(r[col('nothing')], null);
       for (let i = 0; i < rs.columns.length; i++) assert.equal(r3![i] === null, i !== col('dt') && i !== col('tm'), `row 3 column ${i}`);
 
-      s.conn.send(0, Buffer.concat([Buffer.from([my.COM_STMT_CLOSE]), Buffer.from(new Uint32Array([ok.statementId]).buffer)]));
+      s.conn.send(0, new my.PayloadWriter().int1(my.COM_STMT_CLOSE).int4(ok.statementId).finish());
     });
   });
 }
