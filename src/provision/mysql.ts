@@ -60,8 +60,12 @@ export const META_TABLE = 'ephemeral_users';
 
 /** Budget for one teardown including retries: the contract says gone within 5 s. */
 const TEARDOWN_BUDGET_MS = 4_000;
-/** Admin statements give up waiting for a lock after this (MySQL's default is a day). */
-const LOCK_WAIT_TIMEOUT_S = 2;
+/**
+ * Admin statements give up after this: lock_wait_timeout bounds metadata locks (its default is
+ * a day), and on MariaDB max_statement_time also bounds the table-level locks of the Aria grant
+ * tables, which lock_wait_timeout does not.
+ */
+const STATEMENT_TIMEOUT_S = 2;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -83,6 +87,7 @@ const TRANSIENT_ERRNOS = new Set([
   1205, // lock wait timeout
   1213, // deadlock
   1927, // connection killed
+  1969, // max_statement_time exceeded (MariaDB)
 ]);
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -272,8 +277,12 @@ export class MysqlProvisioner implements Provisioner {
       conn.on('error', (err) => {
         log.warn({ event: 'admin.connection_failed', target: targetName, code: errCode(err) }, 'admin connection failed');
       });
-      // Queued ahead of the caller's first statement on this connection.
-      conn.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_TIMEOUT_S}`, () => undefined);
+      // Queued ahead of the caller's first statement on this connection. `/*M!…*/` runs on MariaDB only.
+      conn.query(
+        `SET SESSION lock_wait_timeout = ${STATEMENT_TIMEOUT_S}, innodb_lock_wait_timeout = ${STATEMENT_TIMEOUT_S}` +
+          ` /*M!, max_statement_time = ${STATEMENT_TIMEOUT_S} */`,
+        () => undefined,
+      );
     });
   }
 

@@ -334,6 +334,33 @@ describe('MysqlProvisioner on an embedded mariadbd', () => {
     await up.query(`DROP USER jit_not_managed@'%'`);
   });
 
+  test('teardown retries while the grant tables are locked, within the 5 s the contract allows', async () => {
+    const prov = make('locks');
+    const lease = await prov.provision(grant('jack', 'reader'), 'sess-lock');
+    const holder = await mysql.createConnection({ host: up.host, port: up.port, user: 'root', password: '' });
+    await holder.query('LOCK TABLES mysql.global_priv READ');
+    // Held past the admin's statement timeout (2 s): the first DROP USER fails with 1969 and is retried.
+    const unlock = new Promise<void>((resolve) => setTimeout(() => void holder.query('UNLOCK TABLES').then(() => resolve()), 2_500));
+    try {
+      const result = await lease.release('session ended');
+      assert.equal(result.ok, true, result.error);
+      assert.ok(result.attempts >= 2, `attempts: ${result.attempts}`);
+      assert.equal(await accountExists(up, lease.credentials.user), false);
+    } finally {
+      await unlock;
+      await holder.end();
+    }
+  });
+
+  test('admin connections killed while idle do not crash the process; the next provision reconnects', async () => {
+    const prov = make('killed-admin');
+    await (await prov.provision(grant('kate', 'reader'), 'sess-k1')).release('done');
+    await up.query(`KILL CONNECTION USER ${quoteMysqlName(up.adminUser)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    const lease = await prov.provision(grant('kate', 'reader'), 'sess-k2');
+    assert.equal((await lease.release('done')).ok, true);
+  });
+
   test('startReaper reaps in the background until stopped', async () => {
     const crashed = make('crashy');
     const leftover = await crashed.provision(grant('crashed', 'reader'), 's-crashed');
