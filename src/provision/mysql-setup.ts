@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { nativePasswordHash } from '../../protocols/mysql/auth.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { CheckItem, CheckReport } from './check-report.js';
 import {
@@ -25,7 +26,6 @@ import {
   metaTableSql,
   mysqlConnectOptions,
   mysqlErrno,
-  nativePasswordHash,
   quoteMysqlName as qn,
 } from './mysql.js';
 import { ephemeralPassword } from './names.js';

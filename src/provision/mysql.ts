@@ -29,11 +29,11 @@
  * Two jitgate deployments sharing one server must share the metadata database too: each
  * treats a `jit_` user without a row in its own table as a leftover.
  */
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
 import mysql from 'mysql2/promise';
+import { nativePasswordHash } from '../../protocols/mysql/auth.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { Grant, Lease, Provisioner, TeardownResult } from '../engine/types.js';
 import { JitError } from '../errors.js';
@@ -135,12 +135,6 @@ function account(user: string): string {
 function plainLiteral(value: string): string {
   if (!/^[A-Za-z0-9*_-]*$/.test(value)) throw new Error('value is outside the literal-safe alphabet');
   return `'${value}'`;
-}
-
-/** mysql_native_password's stored form: `*` + uppercase hex of SHA1(SHA1(password)). */
-export function nativePasswordHash(password: string): string {
-  const stage1 = createHash('sha1').update(password, 'utf8').digest();
-  return '*' + createHash('sha1').update(stage1).digest('hex').toUpperCase();
 }
 
 /** The per-session role of a user whose profile has several roles (MariaDB). */

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { CheckReport } from '../../src/provision/check-report.js';
-import { nativePasswordHash } from '../../src/provision/mysql.js';
+import { nativePasswordHash } from '../../protocols/mysql/auth.js';
 import { checkMysqlTarget, mysqlSetupSql } from '../../src/provision/mysql-setup.js';
 import { jitMysqlUsers, startMysqlUpstream, type MysqlUpstream } from '../helpers/mysql-upstream.js';
 

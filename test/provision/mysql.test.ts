@@ -7,7 +7,8 @@ import mysql from 'mysql2/promise';
 import type { Grant, Lease } from '../../src/engine/types.js';
 import { JitError } from '../../src/errors.js';
 import { EPHEMERAL_NAME } from '../../src/provision/names.js';
-import { MysqlProvisioner, nativePasswordHash, quoteMysqlName } from '../../src/provision/mysql.js';
+import { nativePasswordHash } from '../../protocols/mysql/auth.js';
+import { MysqlProvisioner, quoteMysqlName } from '../../src/provision/mysql.js';
 import type { ProvisionLogger } from '../../src/provision/postgres.js';
 import { jitMysqlUsers, startMysqlUpstream, type MysqlUpstream } from '../helpers/mysql-upstream.js';
 
