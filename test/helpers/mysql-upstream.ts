@@ -10,18 +10,12 @@
  * `server: 'embedded'` runs a throwaway `mariadbd` in a temporary folder; `stop()` shuts it
  * down and removes the folder.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import fs from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import type { TargetConfig } from '../../src/config/schema.js';
 import { DEFAULT_META_DATABASE, META_TABLE, quoteMysqlName as qn } from '../../src/provision/mysql.js';
 import { mysqlSetupSql } from '../../src/provision/mysql-setup.js';
+import { startEmbeddedMariadb } from '../../src/util/embedded-mariadb.js';
 
 export interface MysqlUpstreamOptions {
   server?: 'local' | 'embedded';
@@ -45,115 +39,6 @@ export interface MysqlUpstream {
   stop(): Promise<void>;
 }
 
-const run = promisify(execFile);
-
-/** Small and quick: a test server holds a few rows. */
-const SERVER_OPTIONS = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=4M', '--skip-name-resolve'];
-
-async function onPath(bin: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      await fs.access(path.join(dir, bin), fs.constants.X_OK);
-      return true;
-    } catch {
-      // next
-    }
-  }
-  return false;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as net.AddressInfo;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
-
-interface Embedded {
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function startEmbeddedMariadb(): Promise<Embedded> {
-  const missing = [];
-  for (const bin of ['mariadbd', 'mariadb-install-db']) if (!(await onPath(bin))) missing.push(bin);
-  if (missing.length) {
-    throw new Error(`an embedded MariaDB needs ${missing.join(' and ')} on PATH (Debian/Ubuntu: apt-get install mariadb-server; mariadbd is in /usr/sbin)`);
-  }
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'jitgate-mariadb-'));
-  const datadir = path.join(dir, 'data');
-  const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
-  let child: ChildProcess | undefined;
-  const kill = () => child?.kill('SIGKILL');
-  try {
-    await run('mariadb-install-db', [
-      '--no-defaults',
-      `--datadir=${datadir}`,
-      '--auth-root-authentication-method=normal',
-      '--skip-test-db',
-      ...asRoot,
-      ...SERVER_OPTIONS,
-    ]);
-    const port = await freePort();
-    const errorLog = path.join(dir, 'error.log');
-    child = spawn(
-      'mariadbd',
-      [
-        '--no-defaults',
-        `--datadir=${datadir}`,
-        `--socket=${path.join(dir, 'sock')}`,
-        `--port=${port}`,
-        '--bind-address=127.0.0.1',
-        ...asRoot,
-        '--skip-log-bin',
-        `--pid-file=${path.join(dir, 'pid')}`,
-        `--log-error=${errorLog}`,
-        ...SERVER_OPTIONS,
-      ],
-      { stdio: 'ignore' },
-    );
-    process.once('exit', kill);
-    const exited = once(child, 'exit');
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', password: '' }).catch(() => null);
-      if (c) {
-        await c.end();
-        break;
-      }
-      const gone = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 50))]);
-      if (gone || Date.now() > deadline) {
-        const log = await fs.readFile(errorLog, 'utf8').catch(() => '');
-        throw new Error(`mariadbd did not start${gone ? ` (exit ${child.exitCode})` : ' within 30 s'}:\n${log.split('\n').slice(-15).join('\n')}`);
-      }
-    }
-    const proc = child;
-    return {
-      port,
-      async stop() {
-        process.off('exit', kill);
-        if (proc.exitCode === null && proc.signalCode === null) {
-          const done = once(proc, 'exit');
-          proc.kill('SIGTERM');
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-          await done;
-          clearTimeout(timer);
-        }
-        await fs.rm(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    process.off('exit', kill);
-    kill();
-    await fs.rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
-
 /** A database name in GRANT … ON db.*, where `_` is a wildcard unless escaped. */
 const grantDb = (name: string) => qn(name.replace(/[\\_%]/g, '\\$&'));
 
@@ -168,7 +53,7 @@ export async function startMysqlUpstream(opts: MysqlUpstreamOptions = {}): Promi
   const adminPassword = randomBytes(18).toString('base64url');
   const host = '127.0.0.1';
 
-  const embedded = local ? undefined : await startEmbeddedMariadb();
+  const embedded = local ? undefined : await startEmbeddedMariadb({ small: true });
   const port = embedded?.port ?? 3306;
   const root = mysql.createPool({ host, port, user: 'root', password: '', connectionLimit: 2, dateStrings: true });
   const query = async <T>(sql: string, params?: unknown[]): Promise<T[]> => {
