@@ -35,6 +35,14 @@ const reachable = (port) =>
     s.once('error', () => resolve(false));
     setTimeout(() => (s.destroy(), resolve(false)), 2000);
   });
+for (const cmd of ['mariadb', 'mariadbd', 'mariadb-install-db']) {
+  if (!have(cmd) && !fs.existsSync(`/usr/sbin/${cmd}`)) {
+    missing.push(`${cmd} (Debian/Ubuntu: apt-get install mariadb-server mariadb-client; the MySQL tests use the client, the server and throwaway servers)`);
+  }
+}
+if (!(await reachable(3306))) {
+  missing.push('a MariaDB (or MySQL) server on 127.0.0.1:3306 where root logs in without a password (Debian: apt-get install mariadb-server; see README "Running the tests")');
+}
 if (!(await reachable(5432))) {
   missing.push('a PostgreSQL server on 127.0.0.1:5432 with trust auth for user postgres (Debian: apt-get install postgresql; see README "Running the tests")');
 }

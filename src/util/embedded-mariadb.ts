@@ -16,18 +16,23 @@ const run = promisify(execFile);
 
 const SMALL = ['--innodb-buffer-pool-size=16M', '--innodb-log-file-size=4M'];
 
-/** True when `bin` is an executable on PATH. */
-export async function onPath(bin: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+/** Where `bin` is: on PATH, else in /usr/sbin or /sbin (where Debian puts mariadbd, off a normal user's PATH). */
+export async function findBinary(bin: string): Promise<string | null> {
+  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin']) {
     if (!dir) continue;
     try {
       await fs.access(path.join(dir, bin), fs.constants.X_OK);
-      return true;
+      return path.join(dir, bin);
     } catch {
       // next
     }
   }
-  return false;
+  return null;
+}
+
+/** True when a MariaDB server can be started here (mariadbd and mariadb-install-db found). */
+export async function haveMariadbServer(): Promise<boolean> {
+  return (await findBinary('mariadbd')) !== null && (await findBinary('mariadb-install-db')) !== null;
 }
 
 async function freePort(): Promise<number> {
@@ -58,8 +63,11 @@ export interface EmbeddedMariadbOptions {
 
 export async function startEmbeddedMariadb(opts: EmbeddedMariadbOptions = {}): Promise<EmbeddedMariadb> {
   const missing = [];
-  for (const bin of ['mariadbd', 'mariadb-install-db']) if (!(await onPath(bin))) missing.push(bin);
-  if (missing.length) {
+  const mariadbd = await findBinary('mariadbd');
+  const installDb = await findBinary('mariadb-install-db');
+  if (!mariadbd) missing.push('mariadbd');
+  if (!installDb) missing.push('mariadb-install-db');
+  if (!mariadbd || !installDb) {
     throw new Error(`an embedded MariaDB needs ${missing.join(' and ')} on PATH (Debian/Ubuntu: apt-get install mariadb-server; mariadbd is in /usr/sbin)`);
   }
   const serverOptions = ['--skip-name-resolve', ...(opts.small ? SMALL : [])];
@@ -69,7 +77,7 @@ export async function startEmbeddedMariadb(opts: EmbeddedMariadbOptions = {}): P
   let child: ChildProcess | undefined;
   const kill = () => child?.kill('SIGKILL');
   try {
-    await run('mariadb-install-db', [
+    await run(installDb, [
       '--no-defaults',
       `--datadir=${datadir}`,
       '--auth-root-authentication-method=normal',
@@ -80,7 +88,7 @@ export async function startEmbeddedMariadb(opts: EmbeddedMariadbOptions = {}): P
     const port = opts.port ?? (await freePort());
     const errorLog = path.join(dir, 'error.log');
     child = spawn(
-      'mariadbd',
+      mariadbd,
       [
         '--no-defaults',
         `--datadir=${datadir}`,

@@ -21,7 +21,7 @@ import { quoteIdent as qi } from '../../provision/sql.js';
 import { createLogger } from '../../audit/log.js';
 import { demoCustomers } from '../../demo/data.js';
 import mysql from 'mysql2/promise';
-import { onPath, startEmbeddedMariadb } from '../../util/embedded-mariadb.js';
+import { haveMariadbServer, startEmbeddedMariadb } from '../../util/embedded-mariadb.js';
 import { mysqlSetupSql } from '../../provision/mysql-setup.js';
 import { quoteMysqlName as qn } from '../../provision/mysql.js';
 
@@ -125,7 +125,7 @@ export async function run(args: string[]): Promise<number> {
 
     // MySQL too when a MariaDB server binary is on this machine.
     let mariadb: { port: number; adminPassword: string } | null = null;
-    if ((await onPath('mariadbd')) && (await onPath('mariadb-install-db'))) {
+    if (await haveMariadbServer()) {
       console.error('starting an embedded MariaDB…');
       const server = await startEmbeddedMariadb({ dir: path.join(dir, 'mariadb') });
       cleanup.push(() => server.stop());
