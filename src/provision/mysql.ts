@@ -555,6 +555,14 @@ export class MysqlProvisioner implements Provisioner {
     setImmediate(tick);
   }
 
+  /** Ends the running statement (or the whole connection) of one upstream connection: a client's KILL routed by jitgate. */
+  async kill(connectionId: number, queryOnly: boolean): Promise<void> {
+    if (!Number.isSafeInteger(connectionId) || connectionId < 0) throw new Error('bad connection id');
+    await this.#pool.query(`KILL ${queryOnly ? 'QUERY' : 'CONNECTION'} ${connectionId}`).catch((err: unknown) => {
+      if (mysqlErrno(err) !== ER_NO_SUCH_THREAD) throw err;
+    });
+  }
+
   stopReaper(): void {
     if (this.#reaper) clearInterval(this.#reaper);
     this.#reaper = undefined;

@@ -92,6 +92,29 @@ describe('MySQL through jitgate', () => {
     );
   });
 
+  it('routes KILL QUERY of its own connection id (the MariaDB client\'s Ctrl-C) to the upstream, for the same sub only', async () => {
+    const a = await connect('erin');
+    const b = await connect('erin');
+    const other = await connect('frank');
+    try {
+      const started = Date.now();
+      const slow = a.query('select sleep(30) as s').then(
+        ([rows]) => (rows as mysql.RowDataPacket[])[0]!.s,
+        (e: { errno?: number }) => e.errno,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await assert.rejects(other.query(`KILL QUERY ${a.threadId}`), (e: { errno?: number }) => e.errno === 1094);
+      await b.query(`KILL QUERY ${a.threadId}`);
+      // MariaDB ends an interrupted SLEEP() early with 1 (or error 1317).
+      assert.ok([1, 1317].includes(Number(await slow)));
+      assert.ok(Date.now() - started < 10_000);
+      const [rows] = await a.query<mysql.RowDataPacket[]>('select 1 as one');
+      assert.equal(rows[0]!.one, 1, 'the session goes on');
+    } finally {
+      await Promise.all([a.end(), b.end(), other.end()]);
+    }
+  });
+
   it('works with the mariadb CLI over TLS', async () => {
     const token = await tp.token('dave');
     const { stdout } = await run('mariadb', ['-h', '127.0.0.1', '-P', String(port), '-u', 'dave', `-p${token}`, '--ssl', '--skip-ssl-verify-server-cert', 'shop', '-N', '-e', 'select 41 + 1'], { timeout: 20_000 }).catch((e) => {

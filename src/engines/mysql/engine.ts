@@ -26,6 +26,9 @@ export class MysqlEngine implements Engine {
   /** The version string of the last upstream logged in to: clients adapt to what they think they talk to. */
   private serverVersion = DEFAULT_VERSION;
   private rsaKey: Promise<{ privateKey: KeyObject; publicKeyPem: string }> | null = null;
+  /** Live sessions by the connection id jitgate gave their client: what a client's KILL names. */
+  private readonly live = new Map<number, { upstreamId: number; sub: string; target: string }>();
+  private readonly provisioners = new Map<string, MysqlProvisioner>();
 
   constructor(private readonly opts: MysqlEngineOptions) {}
 
@@ -47,9 +50,16 @@ export class MysqlEngine implements Engine {
       secureContext,
       requireTls: config.tls.require,
       serverVersion: this.serverVersion,
-      connectionId: randomInt(1, 0x7fffffff),
+      connectionId: this.newConnectionId(),
       rsa: () => this.rsa(),
     });
+  }
+
+  private newConnectionId(): number {
+    let id: number;
+    do id = randomInt(1, 0x7fffffff);
+    while (this.live.has(id));
+    return id;
   }
 
   async connect(target: TargetConfig, creds: UpstreamCredentials, client: ClientLogin): Promise<UpstreamConnection> {
@@ -67,20 +77,44 @@ export class MysqlEngine implements Engine {
       (client.seq + 1) & 0xff,
       encodeOkPacket({ header: 0, statusFlags: upstream.ok.statusFlags & ~SERVER_SESSION_STATE_CHANGED }, client.capabilities),
     );
-    return mysqlRelay(
-      {
-        client,
-        upstream,
-        greeting,
-        maxMessage: this.opts.config.limits.maxMessage,
-        idleTimeoutMs: this.opts.config.limits.idleTimeout,
-      },
-      ctx,
-    );
+    const { grant, targetName } = ctx.session;
+    this.live.set(client.connectionId, { upstreamId: upstream.connectionId, sub: grant.sub, target: targetName });
+    try {
+      return await mysqlRelay(
+        {
+          client,
+          upstream,
+          greeting,
+          maxMessage: this.opts.config.limits.maxMessage,
+          idleTimeoutMs: this.opts.config.limits.idleTimeout,
+          kill: (id, queryOnly) => {
+            const victim = this.live.get(id);
+            if (!victim) return false;
+            // Only the same identity on the same target may end a session's statement.
+            if (victim.sub !== grant.sub || victim.target !== targetName) return Promise.resolve(false);
+            const provisioner = this.provisioners.get(targetName);
+            if (!provisioner) return Promise.resolve(false);
+            return provisioner.kill(victim.upstreamId, queryOnly).then(
+              () => {
+                this.opts.log.info({ event: 'cancel.sent', session: ctx.session.id, query: queryOnly }, 'KILL routed to the upstream connection');
+                return true;
+              },
+              (e) => {
+                this.opts.log.warn({ event: 'cancel.failed', session: ctx.session.id, err: String(e?.message ?? e) }, 'KILL could not be routed');
+                return false;
+              },
+            );
+          },
+        },
+        ctx,
+      );
+    } finally {
+      this.live.delete(client.connectionId);
+    }
   }
 
   createProvisioner(targetName: string, target: TargetConfig, config: Config): Provisioner {
-    return new MysqlProvisioner({
+    const provisioner = new MysqlProvisioner({
       targetName,
       target,
       instance: config.instance!,
@@ -88,5 +122,7 @@ export class MysqlEngine implements Engine {
       nameKey: this.opts.nameKey,
       log: this.opts.log,
     });
+    this.provisioners.set(targetName, provisioner);
+    return provisioner;
   }
 }

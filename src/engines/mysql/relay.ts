@@ -69,6 +69,8 @@ import {
   encodeBinaryRow,
   encodeErrPacket,
   encodeTextRow,
+  encodeOkPacket,
+  SERVER_STATUS_AUTOCOMMIT,
   packet,
   packetCount,
   type ColumnDefinition41,
@@ -89,9 +91,22 @@ export interface MysqlRelayOptions {
   greeting: Buffer;
   maxMessage: number;
   idleTimeoutMs: number;
+  /**
+   * `KILL [QUERY|CONNECTION] n` where n is a connection id jitgate gave a client (the MariaDB
+   * client's Ctrl-C sends it from a second connection): jitgate kills the upstream connection
+   * behind it, when it belongs to the same sub and target. Resolves false when n is not one of
+   * jitgate's ids.
+   */
+  kill?: (connectionId: number, queryOnly: boolean) => Promise<boolean> | false;
 }
 
+/** `KILL [QUERY | CONNECTION] <id>` as a whole statement. */
+const KILL = /^\s*KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d{1,10})\s*;?\s*$/i;
+
 /** Commands answered with one packet. */
+/** ER_NO_SUCH_THREAD. */
+const ER_NO_SUCH_THREAD = 1094;
+
 const SINGLE = new Set([
   COM_PING, COM_INIT_DB, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STMT_RESET, COM_PROCESS_KILL,
   COM_REFRESH, COM_SHUTDOWN, COM_DEBUG, COM_STATISTICS, COM_CREATE_DB, COM_DROP_DB,
@@ -163,6 +178,24 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
     s2c.out.flush();
   };
 
+  /** Answers a KILL of one of jitgate's connection ids itself; false when the id is not jitgate's. */
+  const killRouted = (id: number, queryOnly: boolean, seq: number): boolean => {
+    const done = opts.kill!(id, queryOnly);
+    if (done === false) return false;
+    if (tracker.busy) throw new JitError('protocol_violation', 'a command was sent while earlier commands were still being answered');
+    c2s.await(
+      done.then((ok) => {
+        s2c.out.emit(
+          ok
+            ? packet((seq + 1) & 0xff, encodeOkPacket({ header: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT }, client.capabilities))
+            : packet((seq + 1) & 0xff, encodeErrPacket({ errno: ER_NO_SUCH_THREAD, sqlstate: 'HY000', message: `Unknown thread id: ${id}` })),
+        );
+        s2c.out.flush();
+      }),
+    );
+    return true;
+  };
+
   const handleClient: PacketHandler = (seq, buf, start, end) => {
     const len = end - start - HEADER_LENGTH;
     if (clientContinues) {
@@ -186,6 +219,10 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
         case COM_QUERY:
           stats.statements++;
           kind = 'resultset';
+          if (opts.kill && len < 64) {
+            const m = KILL.exec(decodeComQuery(payload));
+            if (m && killRouted(Number(m[2]), m[1]?.toUpperCase() !== 'CONNECTION', seq)) return false;
+          }
           if (hooks.length) {
             if (clientContinues) throw new JitError('statement_refused', 'statements of 16 MB or more cannot be checked by jitgate');
             sql = decodeComQuery(payload);
