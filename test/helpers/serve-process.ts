@@ -65,7 +65,8 @@ export interface ServeConfig {
 }
 
 /** Writes keys and a `jitgate.yaml` for `upstream` into a new tmp dir. */
-export async function writeServeConfig(upstream: PgUpstream, opts: ServeConfigOptions = {}): Promise<ServeConfig> {
+/** `upstream`: a PostgreSQL or MySQL test upstream. */
+export async function writeServeConfig(upstream: Pick<PgUpstream, 'target' | 'adminPassword'>, opts: ServeConfigOptions = {}): Promise<ServeConfig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jitgate-e2e-'));
   await initKeys(path.join(dir, 'keys'));
   const target = upstream.target(opts.profiles ?? { reader: ['app_read'], writer: ['app_write'] });
@@ -128,7 +129,10 @@ export interface ServeProcess {
 }
 
 /** Spawns `jitgate serve --config F` and waits for its `listen` log line. */
-export async function startServe(cfg: Pick<ServeConfig, 'configPath' | 'env'>, opts: { readyTimeoutMs?: number } = {}): Promise<ServeProcess> {
+export async function startServe(
+  cfg: Pick<ServeConfig, 'configPath' | 'env'>,
+  opts: { readyTimeoutMs?: number; protocol?: 'postgres' | 'mysql' } = {},
+): Promise<ServeProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', RUN_DEV, 'serve', '--config', cfg.configPath], {
     cwd: REPO_ROOT,
     env: cfg.env,
@@ -187,7 +191,7 @@ export async function startServe(cfg: Pick<ServeConfig, 'configPath' | 'env'>, o
 
   let listen: LogLine;
   try {
-    listen = await waitForLog((l) => l.event === 'listen' && l.protocol === 'postgres', opts.readyTimeoutMs ?? 60_000);
+    listen = await waitForLog((l) => l.event === 'listen' && l.protocol === (opts.protocol ?? 'postgres'), opts.readyTimeoutMs ?? 60_000);
   } catch (e) {
     if (!done) child.kill('SIGKILL');
     throw e;
