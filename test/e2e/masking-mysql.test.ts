@@ -338,6 +338,21 @@ describe('MySQL masking through jitgate (leak tests)', () => {
     assertNoLeak('16 MB row', tap.since(m));
   });
 
+  it('compression asked for, and TLS: the rows a client decodes are masked', async () => {
+    for (const opts of [{ compress: true }, { ssl: { rejectUnauthorized: false } }]) {
+      const c = await connect('tess', 'reader', opts);
+      try {
+        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT email, ssn, card_number, code, note FROM accounts ORDER BY id');
+        const [binary] = await c.execute<mysql.RowDataPacket[]>('SELECT email, ssn, card_number, code, note FROM accounts WHERE id > ? ORDER BY id', [0]);
+        assert.equal(rows[0]!.email, 'a***@example.com');
+        assert.deepEqual(binary, rows);
+        assertNoSecret(JSON.stringify(opts), rows);
+      } finally {
+        await c.end();
+      }
+    }
+  });
+
   it('the mariadb CLI (plain connection, RSA key exchange) gets masked tables, procedures and batches', async () => {
     const token = await tp.token('carl', 'reader');
     const m = tap.mark();
@@ -475,7 +490,7 @@ describe('MySQL masking through jitgate (leak tests)', () => {
     });
 
     it(
-      'SET character_set_results = utf16le/utf16/utf32/ucs2: rows and error messages keep their secrets',
+      'SET character_set_results = utf16le/utf16/utf32/ucs2 (or NULL and CONVERT … USING utf16le): rows and error messages keep their secrets',
       { todo: 'column definitions and values arrive UTF-16/32-encoded: no rule matches the names, no detector sees the ASCII; everything passes in clear' },
       async () => {
         const found: string[] = [];
@@ -488,6 +503,12 @@ describe('MySQL masking through jitgate (leak tests)', () => {
           found.push(...leaks(limitTap.since(m), ALL).map((l) => `${cs}: ${l}`));
           await bc.query('SET character_set_results = utf8mb4');
         }
+        // No conversion at all: a value converted in SQL arrives in its own character set.
+        await bc.query('SET character_set_results = NULL');
+        const m = limitTap.mark();
+        await bc.query('SELECT convert(email USING utf16le) AS e, convert(code USING utf32) AS c FROM accounts');
+        found.push(...leaks(limitTap.since(m), ALL).map((l) => `NULL: ${l}`));
+        await bc.query('SET character_set_results = utf8mb4');
         assert.deepEqual(found, []);
       },
     );
