@@ -1,9 +1,11 @@
-/** Replay decoders by protocol. MySQL adds its decoder here. */
+/** Replay decoders by protocol. */
 import type { ProtocolDecoder } from './types.js';
+import { MysqlDecoder } from './mysql.js';
 import { PostgresDecoder } from './postgres.js';
 
 const decoders: Record<string, () => ProtocolDecoder> = {
   postgres: () => new PostgresDecoder(),
+  mysql: () => new MysqlDecoder(),
 };
 
 export function decoderFor(protocol: string): ProtocolDecoder | null {
