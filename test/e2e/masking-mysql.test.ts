@@ -103,9 +103,10 @@ describe('MySQL masking through jitgate (leak tests)', () => {
     const m = via.mark();
     const [text] = await conn.query(sql, params);
     const [binary] = await conn.execute(sql, params);
-    assertNoSecret(`${where} (query)`, text);
-    assertNoSecret(`${where} (execute)`, binary);
-    assertNoLeak(where, via.since(m), [...ALL, ...helperEmails]);
+    const secrets = [...ALL, ...helperEmails];
+    assertNoSecret(`${where} (query)`, text, secrets);
+    assertNoSecret(`${where} (execute)`, binary, secrets);
+    assertNoLeak(where, via.since(m), secrets);
     return { text: text as Row[], binary: binary as Row[] };
   };
 
@@ -466,7 +467,7 @@ describe('MySQL masking through jitgate (leak tests)', () => {
       assert.deepEqual(view.map((r) => r.code), CODES);
       // A union reports the column without its table.
       const [union] = await lc.query<mysql.RowDataPacket[]>('SELECT code FROM accounts WHERE id = 1 UNION SELECT code FROM accounts WHERE id = 2');
-      assert.deepEqual(union.map((r) => r.code), CODES.slice(0, 2));
+      assert.deepEqual(union.map((r) => r.code).sort(), CODES.slice(0, 2).sort());
       const [[, variable]] = (await lc.query('SELECT code INTO @k FROM accounts WHERE id = 3; SELECT @k AS k')) as unknown as [[unknown, Row[]]];
       assert.deepEqual(variable, [{ k: CODES[2] }]);
       const [[, warnings]] = (await lc.query('SELECT code + 0 FROM accounts WHERE id = 1; SHOW WARNINGS')) as unknown as [[unknown, Row[]]];
