@@ -349,6 +349,16 @@ export class MysqlWire {
     return !this.reset;
   }
 
+  /** Waits until the server has sent nothing for `quietMs` (or closed), at most `maxMs`. */
+  async settle(quietMs: number, maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    let seen = -1;
+    while (!this.closed && seen !== this.received && Date.now() < deadline) {
+      seen = this.received;
+      await new Promise((r) => setTimeout(r, quietMs));
+    }
+  }
+
   /** True when the connection is still open after `ms`. */
   async staysOpen(ms: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, ms));
