@@ -30,7 +30,10 @@ export class MysqlEngine implements Engine {
   private readonly live = new Map<number, { upstreamId: number; sub: string; target: string }>();
   private readonly provisioners = new Map<string, MysqlProvisioner>();
 
-  constructor(private readonly opts: MysqlEngineOptions) {}
+  constructor(private readonly opts: MysqlEngineOptions) {
+    // The key takes a moment to make: start at once when clients will come, not at the first login.
+    if (opts.config.listen.mysql) this.rsa().catch((e) => opts.log.error({ event: 'rsa.failed', err: String(e) }, 'could not make the RSA key'));
+  }
 
   /** jitgate's RSA key pair for caching_sha2_password on plain connections, made on first use (4096 bits: a token of up to 470 bytes fits RSA-OAEP). */
   private rsa(): Promise<{ privateKey: KeyObject; publicKeyPem: string }> {
