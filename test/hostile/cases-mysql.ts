@@ -635,7 +635,7 @@ export const mysqlCases: MysqlCase[] = [
     name: 'a command of exactly 16 MB, split over two packets → answered, the session goes on',
     async run(b) {
       const w = await loggedIn(b);
-      const sql = Buffer.alloc(SIXTEEN_MB_FILL + 17, 'a');
+      const sql = Buffer.alloc(SIXTEEN_MB_FILL + 17, 'z');
       sql.write("SELECT LENGTH('");
       sql.write("')", sql.length - 2);
       const bytes = packet(0, comQuery(sql));
