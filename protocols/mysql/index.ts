@@ -4,3 +4,4 @@ export * from './reader.js';
 export * from './writer.js';
 export * from './packets.js';
 export * from './auth.js';
+export * from './values.js';
