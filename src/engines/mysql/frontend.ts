@@ -27,7 +27,6 @@ import {
   CLIENT_PROTOCOL_41,
   CLIENT_PS_MULTI_RESULTS,
   CLIENT_SECURE_CONNECTION,
-  CLIENT_SESSION_TRACK,
   CLIENT_SSL,
   CLIENT_TRANSACTIONS,
   MYSQL_CLEAR_PASSWORD,
@@ -55,7 +54,8 @@ import { errPacketFor } from './errors.js';
 /**
  * What jitgate offers clients. Everything here changes how packets look (or what a statement
  * means) and is asked of the upstream in turn; compression, LOCAL INFILE, query attributes,
- * optional metadata and MariaDB's extended capabilities are not offered.
+ * optional metadata and MariaDB's extended capabilities are not offered, nor session state
+ * tracking: OK_Packets would carry the values of tracked variables, unmasked.
  */
 export const OFFERED_CAPABILITIES =
   CLIENT_LONG_PASSWORD |
@@ -74,7 +74,6 @@ export const OFFERED_CAPABILITIES =
   CLIENT_PLUGIN_AUTH |
   CLIENT_CONNECT_ATTRS |
   CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  CLIENT_SESSION_TRACK |
   CLIENT_DEPRECATE_EOF;
 
 export interface MysqlFrontendOptions {

@@ -69,6 +69,7 @@ import {
   encodeBinaryRow,
   encodeErrPacket,
   encodeTextRow,
+  binaryValueText,
   encodeOkPacket,
   SERVER_STATUS_AUTOCOMMIT,
   packet,
@@ -126,6 +127,23 @@ const STRING_TYPES = new Set([
   MYSQL_TYPE_NEWDECIMAL,
 ]);
 
+/** Binary-protocol numbers: masking reads their text (binaryValueText); a value it would change becomes NULL. */
+const NUMBER_TYPES = new Set([...INT_TYPES, MYSQL_TYPE_FLOAT, MYSQL_TYPE_DOUBLE]);
+
+/**
+ * Character sets whose text is not ASCII-compatible (ucs2, utf16, utf16le, utf32 — MariaDB 10.11's
+ * collation ids, which include MySQL's): neither detectors nor column names can be read in them.
+ */
+const WIDE_CHARSETS = new Set([
+  35, 90, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 159, 640, 641, 642, 1059, 1114, 1152, 1174,
+  54, 55, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 672, 673, 674, 1078, 1079, 1125, 1147,
+  56, 62, 1080, 1086,
+  60, 61, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177, 178, 179, 180, 181, 182, 183, 736, 737, 738, 1084, 1085, 1184, 1206,
+]);
+
+/** ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME: "Duplicate entry '<value>' for key '<name>'". */
+const DUP_ENTRY = new Set([1062, 1586]);
+
 function typeOid(type: number): number {
   if (type === MYSQL_TYPE_JSON) return JSON_OID;
   if (INT_TYPES.has(type)) return INT_OID;
@@ -139,7 +157,7 @@ function typeOid(type: number): number {
  * Binary-protocol numbers and dates are not text: rules on them give NULL or an error (onBinary).
  */
 export function columnInfo(c: ColumnDefinition41, binary: boolean): ColumnInfo {
-  const text = !binary || STRING_TYPES.has(c.type);
+  const text = !binary || STRING_TYPES.has(c.type) || NUMBER_TYPES.has(c.type);
   return {
     name: c.name,
     tableOid: 0,
@@ -150,6 +168,16 @@ export function columnInfo(c: ColumnDefinition41, binary: boolean): ColumnInfo {
     typeOid: text ? typeOid(c.type) : 0,
     format: text ? 'text' : 'binary',
   };
+}
+
+/** A string value that starts (after blanks) with { or [. */
+function looksLikeJson(v: Buffer): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i]!;
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+    return b === 0x7b || b === 0x5b;
+  }
+  return false;
 }
 
 export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<string> {
@@ -318,16 +346,33 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
     extras?.endResult?.();
   };
 
+  /** Masker for string values that look like JSON (MariaDB's JSON functions return plain strings): key rules apply. */
+  let jsonMasker: ResultMasker | null = null;
+
   const plan = (): Promise<void> | null => {
     planned = true;
     masker = null;
+    jsonMasker = null;
     if (!masking) return null;
     const columns = tracker.columns;
     if (columns.length === 0) throw new JitError('masking_failed', 'rows arrived without column definitions; jitgate cannot mask them');
+    const wide = columns.find((c) => WIDE_CHARSETS.has(c.characterSet));
+    if (wide) {
+      throw new JitError('masking_failed', `column "${wide.name}" is in a character set jitgate cannot mask (collation id ${wide.characterSet}); use SET character_set_results = utf8mb4`);
+    }
     const binary = tracker.binary;
-    const p = masking.planResult(columns.map((c) => columnInfo(c, binary)));
-    if (p instanceof Promise) return p.then((m) => void (masker = m));
+    const infos = columns.map((c) => columnInfo(c, binary));
+    const asJson = extras?.hasRules ? infos.map((c, i) => (STRING_TYPES.has(columns[i]!.type) && c.format === 'text' ? { ...c, typeOid: JSON_OID } : c)) : null;
+    const p = masking.planResult(infos);
+    const q = asJson ? masking.planResult(asJson) : null;
+    if (p instanceof Promise || q instanceof Promise) {
+      return Promise.all([p, q]).then(([m, j]) => {
+        masker = m;
+        jsonMasker = j;
+      });
+    }
     masker = p;
+    jsonMasker = q;
     return null;
   };
 
@@ -335,16 +380,28 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   const maskRow = (payload: Buffer): Buffer | null => {
     const m = masker;
     if (!m) return null;
+    const j = jsonMasker;
     const active = (m as { active?: Uint8Array }).active;
+    const jsonActive = (j as { active?: Uint8Array } | null)?.active;
     const columns = tracker.columns;
     const binary = tracker.binary;
     const values = binary ? decodeBinaryRow(payload, columns) : decodeTextRow(payload, columns.length);
     let changed = false;
     for (let i = 0; i < values.length; i++) {
-      if (active && !active[i]) continue;
+      if (active && !active[i] && !(jsonActive && jsonActive[i])) continue;
       const v = values[i]!;
       if (v === null) continue;
-      const out = m.mask(i, v);
+      const column = columns[i]!;
+      if (binary && NUMBER_TYPES.has(column.type)) {
+        // The number's text, as the text protocol would carry it; a change cannot be written back as a number.
+        const text = Buffer.from(binaryValueText(v, column), 'latin1');
+        if (m.mask(i, text) !== text) {
+          values[i] = null;
+          changed = true;
+        }
+        continue;
+      }
+      const out = j && looksLikeJson(v) ? j.mask(i, v) : m.mask(i, v);
       if (out !== v) {
         values[i] = out;
         changed = true;
@@ -358,7 +415,15 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   const maskError = (seq: number, payload: Buffer, physical: number): boolean => {
     if (!masking) return false;
     const e = decodeErrPacket(payload);
-    const message = masking.maskText(e.message);
+    let message: string;
+    if (e.message.includes('\0')) {
+      // UTF-16/32 text (character_set_results): nothing in it can be checked.
+      message = 'error message withheld: it is in a character set jitgate cannot mask (SET character_set_results = utf8mb4)';
+    } else {
+      // The value of a unique violation is the column's value, which only a rule may know about.
+      message = extras?.hasRules && DUP_ENTRY.has(e.errno) ? e.message.replace(/^(Duplicate entry ')[\s\S]*(' for key )/, '$1****$2') : e.message;
+      message = masking.maskText(message);
+    }
     if (message === e.message) return false;
     replace(seq, encodeErrPacket({ ...e, message }), physical);
     return true;
