@@ -115,6 +115,18 @@ describe('MySQL through jitgate', () => {
     }
   });
 
+  it('refuses COM_CHANGE_USER with 1235 (a session is one ephemeral user) and goes on', async () => {
+    const c = await connect('gina');
+    try {
+      const [before] = await c.query<mysql.RowDataPacket[]>('select current_user() as u');
+      await assert.rejects(c.changeUser({ user: 'root', password: '' }), (e: { errno?: number }) => e.errno === 1235);
+      const [after] = await c.query<mysql.RowDataPacket[]>('select current_user() as u');
+      assert.equal(after[0]!.u, before[0]!.u);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('works with the mariadb CLI over TLS', async () => {
     const token = await tp.token('dave');
     const { stdout } = await run('mariadb', ['-h', '127.0.0.1', '-P', String(port), '-u', 'dave', `-p${token}`, '--ssl', '--skip-ssl-verify-server-cert', 'shop', '-N', '-e', 'select 41 + 1'], { timeout: 20_000 }).catch((e) => {

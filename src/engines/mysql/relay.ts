@@ -303,7 +303,11 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
     } catch (e) {
       if (!(e instanceof JitError)) throw new JitError('protocol_violation', `malformed command from the client: ${(e as Error).message}`);
       // A well-formed command jitgate does not let through: the client gets an ERR_Packet, the session goes on.
+      // The recording still shows what was attempted (after what came before it).
       clientContinues = false;
+      if (!c2s.out.flush()) c2s.block(1);
+      const attempted = Buffer.from(buf.subarray(start, end));
+      for (const o of pipeline.observers) o.frames('client', attempted);
       refuseCommand(e, seq);
       return;
     }
@@ -563,7 +567,7 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
     }
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     c2s.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, clientFault(err));
-    s2c.onEnd = (why, err) => finish(why, upstreamFault(err, clientTerminated || serverSentError));
+    s2c.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, upstreamFault(err, clientTerminated || serverSentError));
 
     s2c.out.emit(opts.greeting);
     s2c.start(upstream.pending);
