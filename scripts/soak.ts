@@ -1,8 +1,9 @@
 /**
  * `npm run soak -- [--minutes N] [--concurrency C] [--kills K] [--seed S]`: a bounded soak of
  * the real `jitgate serve` process (compiled, started as a user starts it) in front of an
- * embedded PostgreSQL, all upstream traffic through a breakable forwarder. Mixed sessions
- * (queries with masked columns, clients killed mid-result, idle sessions, hostile pre-login
+ * embedded PostgreSQL and a throwaway MariaDB, all upstream traffic through breakable
+ * forwarders. Mixed sessions over both protocols (queries with masked columns — text and
+ * binary protocol on MySQL —, clients killed mid-result, idle sessions, hostile pre-login
  * bytes) while upstream connections are cut at random and jitgate itself is killed with
  * SIGKILL and restarted K times in the first half of the run.
  *
@@ -14,6 +15,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
+import mysql from 'mysql2/promise';
+import { parse, stringify } from 'yaml';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../src/auth/tokens.js';
@@ -23,6 +27,7 @@ import { verifyRecording } from '../src/recording/verify.js';
 import { loadSealVerifier } from '../src/recording/seal.js';
 import { jitUsers, waitFor } from '../test/helpers/e2e.js';
 import { startPgUpstream } from '../test/helpers/pg-upstream.js';
+import { startMysqlUpstream, jitMysqlUsers } from '../test/helpers/mysql-upstream.js';
 import { REPO_ROOT, writeServeConfig } from '../test/helpers/serve-process.js';
 import { Chaos } from '../test/hostile/chaos.js';
 import { SecretLedger } from '../test/hostile/secrets.js';
@@ -53,6 +58,9 @@ if (build.status !== 0) {
 
 const up = await startPgUpstream();
 const chaos = await Chaos.start(up.host, up.port);
+// MySQL too: a throwaway MariaDB (all its jit_ users are the soak's), behind its own forwarder.
+const myUp = await startMysqlUpstream({ server: 'embedded' });
+const myChaos = await Chaos.start(myUp.host, myUp.port);
 const cfg = await writeServeConfig(up, {
   target: { port: chaos.port, warmPool: { size: 2 } },
   limits: { handshakeTimeout: '2s', maxSessions: concurrency * 2, drainTimeout: '5s' },
@@ -62,18 +70,27 @@ const cfg = await writeServeConfig(up, {
     masking: { rules: [{ columns: ['md5'], action: 'partial' }], detectors: ['email', 'credit_card'] },
   },
 });
+{
+  const raw = parse(fs.readFileSync(cfg.configPath, 'utf8'));
+  raw.listen.mysql = '127.0.0.1:0';
+  raw.targets.shop = { ...myUp.target({ reader: ['app_read'] }, { port: myChaos.port }), admin: { user: myUp.adminUser, password: '${JITGATE_SOAK_MYSQL_ADMIN}' } };
+  fs.writeFileSync(cfg.configPath, stringify(raw));
+  cfg.env.JITGATE_SOAK_MYSQL_ADMIN = myUp.adminPassword;
+}
 const config = loadConfig(cfg.configPath, cfg.env);
 const ledger = new SecretLedger();
 ledger.add('upstream admin password', up.adminPassword);
+ledger.add('mysql admin password', myUp.adminPassword);
 ledger.addJwksFile(path.join(cfg.dir, 'keys/private.jwks.json'));
-const token = async (sub: string) =>
-  ledger.add('token', await mintToken(config, { sub, target: 'app', role: 'reader', ttlMs: 600_000 }));
+const token = async (sub: string, target = 'app') =>
+  ledger.add('token', await mintToken(config, { sub, target, role: 'reader', ttlMs: 600_000 }));
 
 /** One run of `bin/jitgate.js serve`; its stdout (pino JSON) goes to a log file, as a user would keep it. */
 class ServeRun {
   readonly child: ChildProcess;
   readonly logFile: string;
   port = 0;
+  myPort = 0;
   startedAt = 0;
   /** Set before the SIGKILL: what its sessions saw from then on is the kill's doing. */
   killing = false;
@@ -97,12 +114,15 @@ class ServeRun {
       void this.done.then(() => reject(new Error(`jitgate serve #${n} exited before listening (see ${errFile})`)));
       this.child.stdout!.on('data', (d: Buffer) => {
         out.write(d);
-        if (this.port) return;
+        if (this.port && this.myPort) return;
         head += d.toString();
-        const m = /"event":"listen"[^\n]*"protocol":"postgres"[^\n]*|"protocol":"postgres"[^\n]*"event":"listen"[^\n]*/.exec(head);
-        const port = m && /"port":(\d+)/.exec(m[0]);
-        if (port) {
-          this.port = Number(port[1]);
+        const portOf = (protocol: string) => {
+          const line = head.split('\n').find((l) => l.includes('"event":"listen"') && l.includes(`"protocol":"${protocol}"`));
+          return Number(line && /"port":(\d+)/.exec(line)?.[1]);
+        };
+        this.port ||= portOf('postgres');
+        this.myPort ||= portOf('mysql');
+        if (this.port && this.myPort) {
           this.startedAt = Date.now();
           clearTimeout(timer);
           resolve();
@@ -134,8 +154,56 @@ let failed = false;
 async function session(id: number): Promise<void> {
   const run = serve;
   const kind = r.pick(['query', 'query', 'kill-mid-result', 'idle', 'hostile']);
-  const outcome = await sessionOfKind(kind, id, run.port).catch((e: Error) => `${kind}: ${e.message.split(':')[0]}`);
-  count(run.killing && outcome !== kind ? `${kind}: jitgate killed` : outcome);
+  const my = r.chance(0.5);
+  const name = my ? `mysql ${kind}` : kind;
+  const outcome = my
+    ? await mysqlSession(kind, id, run.myPort).catch((e: { errno?: number; code?: string; message: string }) => `${name}: ${e.errno ?? e.code ?? e.message.split(':')[0]}`)
+    : await sessionOfKind(kind, id, run.port).catch((e: Error) => `${kind}: ${e.message.split(':')[0]}`);
+  count(run.killing && outcome !== name ? `${name}: jitgate killed` : outcome);
+}
+
+/** The same kinds of session over MySQL (mysql2; hostile ones raw). */
+async function mysqlSession(kind: string, id: number, port: number): Promise<string> {
+  if (kind === 'hostile') {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve) => s.once('data', () => resolve()).once('close', () => resolve()));
+    s.write(mutate(r, startupPacket(r), false));
+    s.end();
+    const closed = await new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), 10_000);
+      s.once('close', () => (clearTimeout(t), resolve(true)));
+    });
+    s.destroy();
+    return closed ? 'mysql hostile' : 'mysql hostile: not closed';
+  }
+  const c = await mysql.createConnection({ host: '127.0.0.1', port, user: `soak${id}`, password: await token(`soak${id}`, 'shop'), database: 'shop' });
+  c.on('error', () => undefined);
+  try {
+    if (kind === 'query') {
+      for (let i = 0, n = 1 + r.int(5); i < n; i++) {
+        const sql = `select seq, md5(seq) as md5 from seq_1_to_${1 + r.int(2000)}`;
+        if (r.chance(0.5)) await c.query(sql);
+        else await c.execute(sql);
+      }
+    } else if (kind === 'kill-mid-result') {
+      const inner = (c as unknown as { connection: { query(sql: string): { stream(): NodeJS.ReadableStream }; stream: net.Socket } }).connection;
+      const rows = inner.query('select seq, repeat(\'x\', 100) from seq_1_to_500000').stream();
+      rows.on('error', () => undefined);
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        rows.on('data', () => ++n === 500 && resolve());
+        rows.once('end', () => resolve());
+      });
+      inner.stream.resetAndDestroy();
+      return `mysql ${kind}`;
+    } else {
+      await sleep(r.int(3000));
+    }
+    return `mysql ${kind}`;
+  } finally {
+    c.destroy();
+  }
 }
 
 async function sessionOfKind(kind: string, id: number, port: number): Promise<string> {
@@ -210,6 +278,7 @@ const ticker = setInterval(() => {
 }, 250);
 const chaosTimer = setInterval(() => {
   if (r.chance(0.5)) cuts += chaos.cutAll();
+  if (r.chance(0.5)) cuts += myChaos.cutAll();
 }, 4000);
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
@@ -232,7 +301,11 @@ healthy.destroy();
 // While jitgate runs, the only jit_ users left are its warm pool's blanks (jit_00000000_…).
 const isBlank = (u: string) => u.startsWith('jit_00000000_');
 let left: string[] = [];
-await waitFor(async () => (left = (await jitUsers(up)).filter((u) => !isBlank(u))).length === 0, 60_000, 500);
+await waitFor(
+  async () => (left = [...(await jitUsers(up)).filter((u) => !isBlank(u)), ...(await jitMysqlUsers(myUp))]).length === 0,
+  60_000,
+  500,
+);
 // Idle a few seconds so the heap settles, then read the last run's RSS.
 await sleep(5000);
 const rssEnd = serve.rss();
@@ -241,7 +314,7 @@ await serve.done;
 const lastExit = serve.child.exitCode;
 // Stopped: the blanks are gone too.
 let leftAfterStop: string[] = [];
-await waitFor(async () => (leftAfterStop = await jitUsers(up)).length === 0, 10_000, 500);
+await waitFor(async () => (leftAfterStop = [...(await jitUsers(up)), ...(await jitMysqlUsers(myUp))]).length === 0, 10_000, 500);
 
 const logs = runs.map((s) => fs.readFileSync(s.logFile, 'utf8')).join('\n');
 const lines = logs.split('\n').filter((l) => l.startsWith('{'));
@@ -262,6 +335,8 @@ for (const id of await recordingIds(recordings).catch(() => [] as string[])) {
 const hits = [...ledger.scan(logs), ...ledger.scanDir(recordings)];
 await chaos.stop();
 await up.stop();
+await myChaos.stop();
+await myUp.stop();
 
 const growth = baseline ? rssEnd / baseline.rss : NaN;
 if (!accepting || left.length || leftAfterStop.length || bad.length || crashes || hits.length || lastExit !== 0 || killed !== kills || !(growth <= 1.5)) failed = true;
