@@ -59,6 +59,11 @@ export async function runSession(socket: Socket, engine: Engine, ctx: ProxyConte
   let grant: Grant;
   try {
     grant = await ctx.verifier.verify(client.login.token, { user: client.login.user, database: client.login.database });
+    // A target is reached only through its own protocol's listener (a MySQL client must not provision a PostgreSQL user).
+    const protocol = config.targets[grant.target]?.protocol;
+    if (protocol !== engine.protocol) {
+      throw new JitError('invalid_password', `target "${grant.target}" is a ${protocol} target: connect to jitgate's ${protocol} port`);
+    }
   } catch (e) {
     const err = asJitError(e);
     log.warn({ event: 'login.refused', user: client.login.user, database: client.login.database, code: err.code, reason: err.clientMessage }, 'login refused');

@@ -203,6 +203,9 @@ export async function mysqlHandshake(raw: Socket, opts: MysqlFrontendOptions): P
     stream.framer.maxLength = opts.limits.maxMessageBeforeAuth;
     let token: string;
     if (hello.authPluginName === MYSQL_CLEAR_PASSWORD) {
+      if (!secure) {
+        return await refuse(new JitError('invalid_password', 'a token sent in clear needs TLS: connect with --ssl, or let the client use caching_sha2_password'));
+      }
       token = nulTerminated(hello.authResponse);
     } else {
       if (hello.authPluginName !== CACHING_SHA2_PASSWORD) {
@@ -229,8 +232,9 @@ export async function mysqlHandshake(raw: Socket, opts: MysqlFrontendOptions): P
         }
       }
     }
-    if (stream.malformed) return await refuse(new JitError('protocol_violation', 'invalid packet after the password'));
+    // Bytes behind the token are framed now: ones that do not frame must not vanish silently.
     const pending = stream.detach();
+    if (stream.malformed) return await refuse(new JitError('protocol_violation', 'invalid packet after the password'));
     const login: LoginRequest = {
       user: hello.username,
       database: hello.database,

@@ -61,7 +61,7 @@ export class PacketStream {
   }
 
   private fail(e: Error): void {
-    if (this.failure || this.detached) return;
+    if (this.failure) return;
     this.failure = e;
     this.deliver();
   }
@@ -80,6 +80,8 @@ export class PacketStream {
   }
 
   next(): Promise<Packet> {
+    // A reader that comes back after a detach (a login that timed out while it waited) must not wait forever.
+    if (this.detached) return Promise.reject(new Error('packet stream detached'));
     if (this.queue.length === 0 && this.stash && !this.malformed) this.push(Buffer.alloc(0));
     const p = this.queue.shift();
     if (p) return Promise.resolve(p);

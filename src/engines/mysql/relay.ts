@@ -69,6 +69,7 @@ import {
   encodeBinaryRow,
   encodeErrPacket,
   encodeTextRow,
+  commandName,
   binaryValueText,
   encodeOkPacket,
   SERVER_STATUS_AUTOCOMMIT,
@@ -199,11 +200,26 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   /** Sequence id the next server packet of the current response carries to the client. */
   let expectSeq = 0;
 
-  /** Answers a refused command from jitgate; the command never reaches the upstream. */
+  /** The client's command was malformed: the session ends, its ERR answers that command. */
+  let malformedCommand = false;
+  /** The rest of a refused command of 16 MB or more is dropped. */
+  let dropContinuation = false;
+
+  /** Sends the answers jitgate gives itself (refusals) whose turn has come, in command order. */
+  const emitLocal = (): void => {
+    const replies = tracker.takeLocal();
+    if (replies.length === 0) return;
+    for (const r of replies) s2c.out.emit(r);
+    expectSeq = 0;
+  };
+
+  /** Answers a refused command from jitgate, after the answers to the commands before it; it never reaches the upstream. */
   const refuseCommand = (err: JitError, seq: number): void => {
-    if (tracker.busy) throw new JitError('protocol_violation', 'a command was refused while earlier commands were still being answered');
-    s2c.out.emit(errPacketFor(err, seq + 1));
-    s2c.out.flush();
+    tracker.local(errPacketFor(err, seq + 1));
+    if (!tracker.busyUpstream) {
+      emitLocal();
+      s2c.out.flush();
+    }
   };
 
   /** Answers a KILL of one of jitgate's connection ids itself; false when the id is not jitgate's. */
@@ -228,13 +244,21 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
     const len = end - start - HEADER_LENGTH;
     if (clientContinues) {
       clientContinues = len === MAX_PAYLOAD;
-      c2s.out.pass(buf, start, end);
+      if (dropContinuation) dropContinuation = clientContinues;
+      else c2s.out.pass(buf, start, end);
       return;
     }
     clientContinues = len === MAX_PAYLOAD;
-    // Not a new command: the rest of an exchange (a LOCAL INFILE answer the server refuses anyway).
-    if (seq !== 0 || len === 0) {
-      c2s.out.pass(buf, start, end);
+    // After login a client only sends commands (sequence id 0) and the rest of one of 16 MB or
+    // more: jitgate offers no LOCAL INFILE and refuses COM_CHANGE_USER, the only exchanges.
+    if (seq !== 0) {
+      malformedCommand = true;
+      expectSeq = (seq + 1) & 0xff;
+      throw new JitError('protocol_violation', `packet out of order: sequence id ${seq} where a command (0) was due`);
+    }
+    expectSeq = 1;
+    if (len === 0) {
+      refuseCommand(new JitError('protocol_violation', 'empty command packet'), seq);
       return;
     }
     const command = buf[start + HEADER_LENGTH]!;
@@ -301,10 +325,13 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
           if (command === COM_RESET_CONNECTION) tracker.reset();
       }
     } catch (e) {
-      if (!(e instanceof JitError)) throw new JitError('protocol_violation', `malformed command from the client: ${(e as Error).message}`);
+      if (!(e instanceof JitError)) {
+        malformedCommand = true;
+        throw new JitError('protocol_violation', `malformed ${commandName(command)} from the client`);
+      }
       // A well-formed command jitgate does not let through: the client gets an ERR_Packet, the session goes on.
       // The recording still shows what was attempted (after what came before it).
-      clientContinues = false;
+      dropContinuation = clientContinues;
       if (!c2s.out.flush()) c2s.block(1);
       const attempted = Buffer.from(buf.subarray(start, end));
       for (const o of pipeline.observers) o.frames('client', attempted);
@@ -312,7 +339,6 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
       return;
     }
     if (kind) tracker.command(kind, { statementId, sql: kind === 'prepare' ? sql : undefined });
-    expectSeq = (seq + 1) & 0xff;
     c2s.out.pass(buf, start, end);
   };
 
@@ -435,6 +461,7 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
 
   /** One logical server packet (`physical` packets from `seq`); `view` = [buf, start, end) when it is a single one. */
   const serverPacket = (seq: number, payload: Buffer, physical: number, view: [Buffer, number, number] | null): void | boolean => {
+    emitLocal();
     const before = tracker.completed;
     const step = tracker.next(payload);
     const pass = () => {
@@ -494,6 +521,7 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
         pass();
     }
     if (tracker.completed !== before && !tracker.busy) shift = 0;
+    emitLocal();
   };
 
   const handleServer: PacketHandler = (seq, buf, start, end) => {
@@ -537,7 +565,7 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
       const jerr = err === undefined ? null : asJitError(err);
       if (jerr && client.socket.writable) {
         // Between two whole packets: as the answer to a command in flight, else unsolicited (id 0).
-        s2c.out.emit(errPacketFor(jerr, tracker.busy ? expectSeq : 0));
+        s2c.out.emit(errPacketFor(jerr, tracker.busy || malformedCommand ? expectSeq : 0));
         s2c.out.flush();
       }
       client.socket.end();

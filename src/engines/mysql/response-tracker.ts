@@ -29,7 +29,8 @@ export type ResponseKind =
   | 'fetch' // COM_STMT_FETCH: binary rows of the statement's open cursor
   | 'prepare' // COM_STMT_PREPARE: COM_STMT_PREPARE_OK and definitions, or ERR
   | 'fieldList' // COM_FIELD_LIST: column definitions up to EOF, or ERR
-  | 'single'; // one packet: OK, ERR, EOF or a string (COM_STATISTICS)
+  | 'single' // one packet: OK, ERR, EOF or a string (COM_STATISTICS)
+  | 'local'; // answered by jitgate itself (a refused command): `reply`, sent when its turn comes
 
 /** What one server packet is. */
 export type Step =
@@ -47,6 +48,7 @@ interface Pending {
   remaining: number;
   columns: ColumnDefinition41[];
   pcolumns?: number;
+  reply?: Buffer;
 }
 
 export interface PreparedStatement {
@@ -68,6 +70,26 @@ export class ResponseTracker {
 
   get busy(): boolean {
     return this.queue.length > 0;
+  }
+
+  /** True while the upstream still owes an answer to a command before any of jitgate's own. */
+  get busyUpstream(): boolean {
+    return this.queue.length > 0 && this.queue[0]!.kind !== 'local';
+  }
+
+  /** A command jitgate answers itself, in its place among the others. */
+  local(reply: Buffer): void {
+    this.queue.push({ kind: 'local', phase: 'first', remaining: 0, columns: [], reply });
+  }
+
+  /** The replies of jitgate's own answers whose turn has come (they head the queue). */
+  takeLocal(): Buffer[] {
+    const out: Buffer[] = [];
+    while (this.queue[0]?.kind === 'local') {
+      out.push(this.queue.shift()!.reply!);
+      this.completed++;
+    }
+    return out;
   }
 
   command(kind: ResponseKind, opts: { statementId?: number; sql?: string } = {}): void {

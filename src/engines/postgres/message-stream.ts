@@ -85,6 +85,8 @@ export class MessageStream {
   }
 
   next(): Promise<Message> {
+    // A reader that comes back after a detach (a login that timed out while it waited) must not wait forever.
+    if (this.ended) return Promise.reject(new Error('message stream detached'));
     if (this.queue.length === 0 && this.stash && !this.malformed) this.push(Buffer.alloc(0));
     const m = this.queue.shift();
     if (m) return Promise.resolve(m);

@@ -95,7 +95,7 @@ export const decoders: Decoder[] = [
   { name: 'COM_STMT_EXECUTE', make: commandPayload, decode: (p) => my.decodeComStmtExecute(p) },
 ];
 
-const trackerKinds: ResponseKind[] = ['resultset', 'binary', 'prepare', 'single', 'fieldList', 'fetch'];
+const trackerKinds: Exclude<ResponseKind, 'local'>[] = ['resultset', 'binary', 'prepare', 'single', 'fieldList', 'fetch'];
 
 /** Feeds `bytes` through a framer in random chunks (byte by byte when replaying) and each payload to `decode`. */
 function throughFramer(bytes: Buffer, r: Rng | null, decode: (payload: Buffer) => void): void {
