@@ -36,6 +36,23 @@ const LOCAL_PUNCT = new Set(Array.from("!#$%&'*+-/=?^_`{|}~.", (c) => c.charCode
 const isLocal = (c: number) => isAlnum(c) || c >= 0x80 || LOCAL_PUNCT.has(c);
 const isDomain = (c: number) => isAlnum(c) || c === 46 || c === 45;
 
+/**
+ * Where a domain ends: after its last label of two or more letters. A value glued behind it
+ * (`concat(email, '1')`, `concat(email, ssn)`) does not hide it: `example.com1` and
+ * `example.com.1` end after `com`. -1: no such domain.
+ */
+function domainEnd(domain: string): number {
+  if (domain.includes('..') || domain.startsWith('.') || domain.startsWith('-')) return -1;
+  for (let d = domain; ; ) {
+    const dot = d.lastIndexOf('.');
+    if (dot <= 0) return -1;
+    let k = dot + 1;
+    while (k < d.length && isAlpha(d.charCodeAt(k))) k++;
+    if (k - dot - 1 >= 2) return k;
+    d = d.slice(0, dot);
+  }
+}
+
 const email: Scanner = (s, out) => {
   let from = 0;
   for (;;) {
@@ -49,13 +66,10 @@ const email: Scanner = (s, out) => {
     let j = at + 1;
     while (j < s.length && j - at <= 253 && isDomain(s.charCodeAt(j))) j++;
     while (j > at + 1 && (s.charCodeAt(j - 1) === 46 || s.charCodeAt(j - 1) === 45)) j--;
-    const domain = s.slice(at + 1, j);
-    const dot = domain.lastIndexOf('.');
-    if (dot <= 0 || domain.includes('..') || domain.startsWith('.') || domain.startsWith('-')) continue;
-    const tld = domain.slice(dot + 1);
-    if (tld.length < 2 || !/^[A-Za-z]+$/.test(tld)) continue;
-    out.push({ start: i, end: j, detector: 'email' });
-    from = j;
+    const end = domainEnd(s.slice(at + 1, j));
+    if (end < 0) continue;
+    out.push({ start: i, end: at + 1 + end, detector: 'email' });
+    from = at + 1 + end;
   }
 };
 

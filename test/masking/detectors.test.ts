@@ -147,3 +147,16 @@ test('the byte prefilter never rules out a detector that would find something', 
     { numRuns: 3000 },
   );
 });
+
+test('email: a value glued behind the domain does not hide the address', () => {
+  for (const [text, address] of [
+    ['ada.lovelace@example.com1', 'ada.lovelace@example.com'],
+    ['ada.lovelace@example.com.1', 'ada.lovelace@example.com'],
+    ['ada.lovelace@example.com078-05-1120', 'ada.lovelace@example.com'],
+    ['x@mail.example.org-42', 'x@mail.example.org'],
+  ]) {
+    const spans = scan(text, ['email']);
+    assert.deepEqual(spans.map((sp) => text.slice(sp.start, sp.end)), [address], text);
+  }
+  for (const text of ['name@123.456', 'a@b.c1', 'foo@bar.c']) assert.deepEqual(scan(text, ['email']), [], text);
+});
