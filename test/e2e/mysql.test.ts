@@ -134,4 +134,39 @@ describe('MySQL through jitgate', () => {
     });
     assert.equal(stdout.trim(), '42');
   });
+
+  it('tls.require: a plain login is refused with 1045 saying so, a TLS one works', async () => {
+    const strict = await startTestProxy(up, { targetName: 'shop', extra: { listen: { mysql: '127.0.0.1:0' }, tls: { require: true } } });
+    try {
+      const p = strict.proxy.addresses.mysql!.port;
+      const opts = async (sub: string) => ({ host: '127.0.0.1', port: p, user: sub, password: await strict.token(sub), database: 'shop' });
+      await assert.rejects(mysql.createConnection(await opts('plain')), (e: { errno?: number; message: string }) => e.errno === 1045 && /requires TLS/.test(e.message));
+      const c = await mysql.createConnection({ ...(await opts('secure')), ssl: { rejectUnauthorized: false } });
+      const [rows] = await c.query<mysql.RowDataPacket[]>('select 1 as one');
+      assert.equal(rows[0]!.one, 1);
+      await c.end();
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it('limits.idleTimeout ends an idle session with 4031, and its user is dropped', async () => {
+    const idle = await startTestProxy(up, { targetName: 'shop', extra: { listen: { mysql: '127.0.0.1:0' }, limits: { idleTimeout: '1s' } } });
+    try {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: idle.proxy.addresses.mysql!.port, user: 'idler', password: await idle.token('idler'), database: 'shop' });
+      const errors: Error[] = [];
+      c.on('error', (e) => errors.push(e));
+      const [rows] = await c.query<mysql.RowDataPacket[]>('select current_user() as u');
+      const user = String(rows[0]!.u).split('@')[0]!;
+      assert.ok(await waitFor(() => errors.length > 0, 5000), 'the client hears of the end');
+      // mysql2 reports an unsolicited ERR_Packet (sequence id 0) with its number as `code`.
+      const e = errors[0] as { errno?: number; code?: unknown; message: string };
+      assert.equal(e.errno ?? e.code, 4031, e.message);
+      assert.match(e.message, /idle timeout/);
+      assert.ok(await waitFor(async () => !(await jitMysqlUsers(up)).includes(user), 5000));
+      c.destroy();
+    } finally {
+      await idle.stop();
+    }
+  });
 });
