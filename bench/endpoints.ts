@@ -18,6 +18,8 @@ export interface Endpoint {
   database: string;
   /** The proxy process whose CPU and RSS are measured (none for direct). */
   pid?: number;
+  /** The database server process, whose CPU is noted (MySQL paths: mariadbd is one process). */
+  serverPid?: number;
 }
 
 /** One measurement of one case in one run. */
@@ -28,6 +30,10 @@ export interface Sample {
   units?: number;
   /** Proxy CPU during the measurement, ms. */
   cpuMs?: number;
+  /** Database server CPU during the measurement, ms. */
+  serverCpuMs?: number;
+  /** Load generator CPU during the measurement, ms (the MySQL load generator reports its own). */
+  clientCpuMs?: number;
   /** Proxy peak RSS during the measurement, KB. */
   peakKB?: number;
   /** Free-form observation (e.g. masking was not applied). */

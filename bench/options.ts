@@ -2,7 +2,21 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/util/duration.js';
 
-export const SCENARIOS = ['simple', 'extended', 'prepared', 'connect', 'rows', 'rows-masked', 'mask1k', 'recording', 'idle'] as const;
+export const SCENARIOS = [
+  'simple',
+  'extended',
+  'prepared',
+  'connect',
+  'rows',
+  'rows-masked',
+  'mask1k',
+  'recording',
+  'idle',
+  'my-point',
+  'my-connect',
+  'my-rows',
+  'my-rows-masked',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -18,12 +32,13 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
-  --scenarios a,b,c   any of ${SCENARIOS.join(', ')} (default: all)
-  --duration 20s      length of each pgbench run
+  --scenarios a,b,c   any of ${SCENARIOS.join(', ')} (default: all;
+                      my-* are MySQL: an embedded MariaDB, jitgate with a MySQL target)
+  --duration 20s      length of each pgbench / MySQL load generator run
   --runs 3            runs per scenario and path (the table shows medians)
-  --clients 8         pgbench clients for simple/extended/prepared (connect uses half)
+  --clients 8         clients for simple/extended/prepared and my-point (connect and my-connect use half)
   --scale 10          pgbench scale
-  --rows 1000000      rows in the large-result scenarios
+  --rows 1000000      rows in the large-result scenarios (rows, rows-masked, my-rows, my-rows-masked)
   --idle 1000         idle sessions held open in the idle scenario
   --from-source       run jitgate through tsx instead of compiling it first
   --quick             smoke run: --duration 3s --runs 1 --idle 200 unless given`;

@@ -12,6 +12,8 @@ export interface CaseResult {
 export interface ScenarioResult {
   scenario: Scenario;
   cases: CaseResult[];
+  /** Why the scenario did not run (its database server is not installed). */
+  skipped?: string;
 }
 
 export function median(xs: number[]): number {
@@ -26,14 +28,22 @@ export interface Summary {
   cpuPerUnitUs: number;
   cpuMs: number;
   peakKB: number;
+  serverCpuPerUnitUs: number;
+  serverCpuMs: number;
+  clientCpuPerUnitUs: number;
 }
+
+const perUnitUs = (ms: number | undefined, units: number | undefined) => (ms !== undefined && units ? (ms * 1000) / units : NaN);
 
 export function summarize(c: CaseResult): Summary {
   return {
     value: median(c.samples.map((s) => s.value)),
-    cpuPerUnitUs: median(c.samples.map((s) => (s.cpuMs !== undefined && s.units ? (s.cpuMs * 1000) / s.units : NaN))),
+    cpuPerUnitUs: median(c.samples.map((s) => perUnitUs(s.cpuMs, s.units))),
     cpuMs: median(c.samples.map((s) => s.cpuMs ?? NaN)),
     peakKB: median(c.samples.map((s) => s.peakKB ?? NaN)),
+    serverCpuPerUnitUs: median(c.samples.map((s) => perUnitUs(s.serverCpuMs, s.units))),
+    serverCpuMs: median(c.samples.map((s) => s.serverCpuMs ?? NaN)),
+    clientCpuPerUnitUs: median(c.samples.map((s) => perUnitUs(s.clientCpuMs, s.units))),
   };
 }
 
@@ -67,7 +77,11 @@ function caseLabel(c: { path: PathId; variant?: string }): string {
 export function renderTable(results: ScenarioResult[], opts: { skipped: Set<PathId> }): string {
   const head = ['scenario', 'path', 'median', '× direct', '× PgBouncer', 'proxy CPU', 'proxy peak RSS', 'note'];
   const rows: string[][] = [];
-  for (const { scenario, cases } of results) {
+  for (const { scenario, cases, skipped } of results) {
+    if (skipped) {
+      rows.push([scenario.title, 'all paths', 'skipped', '', '', '', '', skipped]);
+      continue;
+    }
     const sums = new Map(cases.map((c) => [c, summarize(c)]));
     const byPath = (p: PathId) => {
       const c = cases.find((x) => x.path === p && !x.variant);
@@ -86,9 +100,16 @@ export function renderTable(results: ScenarioResult[], opts: { skipped: Set<Path
         const d = plain ? s.value - sums.get(plain)!.value : NaN;
         if (Number.isFinite(d)) notes.push(`masking adds ${d.toFixed(3)} ms per 1,000 rows`);
       }
-      if (scenario.name === 'rows' || scenario.name === 'rows-masked') {
+      if (scenario.unit === 'rows/s') {
         if (Number.isFinite(s.value) && s.value > 0) notes.unshift(`${(c.samples[0]!.units! / s.value).toFixed(2)} s`);
       }
+      // MySQL: mariadbd is one process, so the server's CPU can be shown too; and the load generator's own.
+      const cpuNotes: string[] = [];
+      if (scenario.unit === 'rows/s' ? Number.isFinite(s.serverCpuMs) : Number.isFinite(s.serverCpuPerUnitUs)) {
+        cpuNotes.push(`MariaDB ${scenario.unit === 'rows/s' ? `${(s.serverCpuMs / 1000).toFixed(2)} s` : `${num(s.serverCpuPerUnitUs)} µs/txn`}`);
+      }
+      if (Number.isFinite(s.clientCpuPerUnitUs)) cpuNotes.push(`client ${num(s.clientCpuPerUnitUs)} µs/txn`);
+      if (cpuNotes.length) notes.push(`CPU: ${cpuNotes.join(', ')}`);
       const proxied = c.path !== 'direct';
       const cpu =
         !proxied || !Number.isFinite(s.cpuMs)
@@ -102,7 +123,7 @@ export function renderTable(results: ScenarioResult[], opts: { skipped: Set<Path
         caseLabel(c),
         formatValue(s.value, scenario.unit),
         withRatios && hasPath('direct') ? (c.path === 'direct' ? '1.00' : ratio(s.value, direct)) : '',
-        withRatios && hasPath('pgbouncer') ? (c.path === 'pgbouncer' ? '1.00' : ratio(s.value, bouncer)) : '',
+        withRatios && scenario.engine === 'mysql' ? '–' : withRatios && hasPath('pgbouncer') ? (c.path === 'pgbouncer' ? '1.00' : ratio(s.value, bouncer)) : '',
         cpu,
         Number.isFinite(s.peakKB) ? `${num(s.peakKB / 1024, 1)} MB` : '',
         notes.join('; '),

@@ -16,6 +16,7 @@ import { onCleanup, spawnTracked, stopChild } from '../cleanup.js';
 import { waitForPort } from './wait-port.js';
 import { REPO_ROOT, type JitgateCommand } from './build.js';
 import { ADMIN_USER, BENCH_USER, DATABASE, PROFILE_ROLE, type Upstream } from './upstream.js';
+import type { MysqlUpstream } from './mysql-upstream.js';
 
 const execFileP = promisify(execFile);
 const ADMIN_PASSWORD_ENV = 'JITGATE_BENCH_ADMIN_PASSWORD';
@@ -24,6 +25,17 @@ export const PROFILE = 'reader';
 
 /** Result columns the masking rules match (the masked large-result query names two of them). */
 export const MASKED_COLUMNS = ['email', 'ssn'] as const;
+
+/** The upstream a `jitgate serve` fronts: one target, listened for on that protocol's port. */
+export interface JitgateTarget {
+  protocol: 'postgres' | 'mysql';
+  host: string;
+  port: number;
+  adminPassword: string;
+}
+
+export const postgresTarget = (u: Upstream): JitgateTarget => ({ protocol: 'postgres', host: u.host, port: u.port, adminPassword: u.adminPassword });
+export const mysqlTarget = (u: MysqlUpstream): JitgateTarget => ({ protocol: 'mysql', host: u.host, port: u.port, adminPassword: u.adminPassword });
 
 export interface JitgateVariant {
   masking: boolean;
@@ -43,9 +55,9 @@ export interface Jitgate {
 }
 
 
-function configFor(upstream: Upstream, port: number, v: JitgateVariant, maxSessions: number, drop: Set<string>): Record<string, unknown> {
+function configFor(upstream: JitgateTarget, port: number, v: JitgateVariant, maxSessions: number, drop: Set<string>): Record<string, unknown> {
   const raw: Record<string, unknown> = {
-    listen: { postgres: `127.0.0.1:${port}` },
+    listen: { [upstream.protocol]: `127.0.0.1:${port}` },
     auth: {
       issuer: 'jitgate-bench',
       signingKeys: './keys/private.jwks.json',
@@ -55,15 +67,15 @@ function configFor(upstream: Upstream, port: number, v: JitgateVariant, maxSessi
     },
     targets: {
       [TARGET]: {
-        protocol: 'postgres',
+        protocol: upstream.protocol,
         host: upstream.host,
         port: upstream.port,
         database: DATABASE,
         admin: { user: ADMIN_USER, password: `\${${ADMIN_PASSWORD_ENV}}` },
         roles: { [PROFILE]: [PROFILE_ROLE] },
         // Users (and their upstream logins) prepared ahead of demand: what a deployment
-        // that cares about connection rate configures (README "Warm pool").
-        warmPool: { size: 8 },
+        // that cares about connection rate configures (README "Warm pool"; PostgreSQL only).
+        ...(upstream.protocol === 'postgres' ? { warmPool: { size: 8 } } : {}),
       },
     },
     limits: { maxSessions, drainTimeout: '2s' },
@@ -97,7 +109,7 @@ export function unsupportedKeys(): string[] {
   return missing;
 }
 
-export async function startJitgate(cmd: JitgateCommand, upstream: Upstream, name: string, v: JitgateVariant, opts: { maxSessions: number }): Promise<Jitgate> {
+export async function startJitgate(cmd: JitgateCommand, upstream: JitgateTarget, name: string, v: JitgateVariant, opts: { maxSessions: number }): Promise<Jitgate> {
   const jitgateArgs = (args: string[]): [string, string[]] => [cmd.argv[0]!, [...cmd.argv.slice(1), ...args]];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `jitgate-bench-${name}-`));
   onCleanup(`${name} folder`, () => fs.rmSync(dir, { recursive: true, force: true }));
