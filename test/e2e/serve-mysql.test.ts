@@ -68,3 +68,28 @@ test('serve with a MySQL target: after kill -9 with 3 live sessions, the next st
     assert.deepEqual(leakedSecrets(p.stdout() + p.stderr(), { tokens: [token], passwords: [cfg.adminPassword] }), [], 'a secret in the log');
   }
 });
+
+test('serve with a MySQL target: SIGTERM drains, ends a live session with 1053 after limits.drainTimeout, drops its user, exits 0', async () => {
+  up ??= await startMysqlUpstream();
+  const c2 = await writeServeConfig(up, { extra: { listen: { mysql: '127.0.0.1:0' } } });
+  try {
+    const p = await startServe(c2, { protocol: 'mysql' });
+    processes.push(p);
+    const token = await c2.token('dora', 'reader');
+    const c = await mysql.createConnection({ host: '127.0.0.1', port: p.port, user: 'dora', password: token, database: 'app' });
+    const errors: Error[] = [];
+    c.on('error', (e) => errors.push(e));
+    const [rows] = await c.query<mysql.RowDataPacket[]>('select current_user() as u');
+    const user = String(rows[0]!.u).split('@')[0]!;
+    const started = Date.now();
+    assert.deepEqual(await p.stop('SIGTERM'), { code: 0, signal: null }, p.stderr());
+    assert.ok(Date.now() - started >= 1500, 'the drain waited for the live session');
+    assert.ok(await eventually(async () => errors.length > 0, 5000));
+    const e = errors[0] as { errno?: number; code?: unknown; message: string };
+    assert.equal(e.errno ?? e.code, 1053, e.message);
+    assert.ok(!(await jitMysqlUsers(up)).includes(user), 'its user is dropped');
+    c.destroy();
+  } finally {
+    c2.cleanup();
+  }
+});
