@@ -79,6 +79,7 @@ import {
   type PacketFramer,
 } from '../../../protocols/mysql/index.js';
 import { Pump, type PacketHandler } from '../../engine/pump.js';
+import { runRelay } from '../../engine/relay-session.js';
 import { JitError, asJitError } from '../../errors.js';
 import type { ColumnInfo, RelayContext, ResultMasker } from '../../engine/types.js';
 import type { SessionMasking } from '../../masking/masking.js';
@@ -553,69 +554,17 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   const c2s = new Pump('client', client.socket, upstream.socket, client.framer, pipeline.observers, handleClient);
   const s2c = new Pump('server', upstream.socket, client.socket, upstream.framer, pipeline.observers, handleServer);
 
-  return new Promise<string>((resolve) => {
-    let done = false;
-    const finish = (why: string, err?: unknown): void => {
-      if (done) return;
-      done = true;
-      if (idle) clearInterval(idle);
-      ctx.signal.removeEventListener('abort', onAbort);
-      stats.bytesFromClient = c2s.out.bytes;
-      stats.bytesFromServer = s2c.out.bytes;
-      const jerr = err === undefined ? null : asJitError(err);
-      if (jerr && client.socket.writable) {
-        // Between two whole packets: as the answer to a command in flight, else unsolicited (id 0).
-        s2c.out.emit(errPacketFor(jerr, tracker.busy || malformedCommand ? expectSeq : 0));
-        s2c.out.flush();
-      }
-      client.socket.end();
-      if (!upstream.socket.destroyed) {
-        if (!clientTerminated && upstream.socket.writable) upstream.socket.end(packet(0, Buffer.from([COM_QUIT])));
-        else upstream.socket.end();
-      }
-      setTimeout(() => {
-        client.socket.destroy();
-        upstream.socket.destroy();
-      }, 2000).unref();
-      resolve(jerr ? `${why}: ${jerr.clientMessage}` : why);
-    };
-    const idle =
-      opts.idleTimeoutMs > 0
-        ? setInterval(() => {
-            if (Date.now() - Math.max(c2s.lastRead, s2c.lastRead) >= opts.idleTimeoutMs) {
-              finish('idle timeout', new JitError('idle_timeout', 'terminating connection due to idle timeout (limits.idleTimeout)'));
-            }
-          }, Math.max(250, Math.min(opts.idleTimeoutMs / 4, 5000)))
-        : null;
-    idle?.unref();
-    const onAbort = () => finish('ended by jitgate', ctx.signal.reason ?? new JitError('admin_shutdown', 'session ended by jitgate'));
-    if (ctx.signal.aborted) {
-      onAbort();
-      return;
-    }
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    c2s.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, clientFault(err));
-    s2c.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, upstreamFault(err, clientTerminated || serverSentError));
-
-    s2c.out.emit(opts.greeting);
-    s2c.start(upstream.pending);
-    c2s.start(client.pending);
-  });
-}
-
-function clientFault(err: unknown): unknown {
-  if (err instanceof FrameError || err instanceof ProtocolError) {
-    return new JitError('protocol_violation', `invalid packet from the client: ${err.message}`);
-  }
-  return err;
-}
-
-function upstreamFault(err: unknown, quietEnd: boolean): unknown {
-  if (err instanceof JitError) return err;
-  if (quietEnd) return undefined;
-  if (err instanceof FrameError || err instanceof ProtocolError) {
-    return new JitError('upstream_unavailable', 'invalid packet from the upstream database');
-  }
-  if (err !== undefined) return new JitError('upstream_unavailable', 'lost the connection to the upstream database', { cause: err });
-  return new JitError('upstream_unavailable', 'the upstream database closed the connection');
+  return runRelay(
+    { client, upstream, c2s, s2c, greeting: [opts.greeting], idleTimeoutMs: opts.idleTimeoutMs },
+    {
+      // Between two whole packets: as the answer to a command in flight, else unsolicited (sequence id 0).
+      errorMessage: (err) => errPacketFor(err, tracker.busy || malformedCommand ? expectSeq : 0),
+      goodbye: packet(0, Buffer.from([COM_QUIT])),
+      clientTerminated: () => clientTerminated,
+      upstreamSaidWhy: () => serverSentError,
+      isCodecError: (e): e is Error => e instanceof FrameError || e instanceof ProtocolError,
+      unit: 'packet',
+    },
+    ctx,
+  );
 }

@@ -27,6 +27,7 @@ import {
   type FieldDescription,
 } from '../../../protocols/postgres/index.js';
 import { Pump, type PacketHandler } from '../../engine/pump.js';
+import { runRelay } from '../../engine/relay-session.js';
 import { JitError, asJitError } from '../../errors.js';
 import type {
   ColumnInfo,
@@ -357,55 +358,18 @@ export function pgRelay(opts: RelayOptions, ctx: RelayContext): Promise<string> 
   const c2s = new Pump('client', client.socket, upstream.socket, client.framer, pipeline.observers, handleClient);
   const s2c = new Pump('server', upstream.socket, client.socket, upstream.framer, pipeline.observers, handleServer);
 
-  return new Promise<string>((resolve) => {
-    let done = false;
-    const finish = (why: string, err?: unknown): void => {
-      if (done) return;
-      done = true;
-      if (idle) clearInterval(idle);
-      ctx.signal.removeEventListener('abort', onAbort);
-      stats.bytesFromClient = c2s.out.bytes;
-      stats.bytesFromServer = s2c.out.bytes;
-      const jerr = err === undefined ? null : asJitError(err);
-      if (jerr && client.socket.writable) {
-        // The client gets a proper protocol error, between two whole messages.
-        s2c.out.emit(errorResponseFor(jerr, 'FATAL'));
-        s2c.out.flush();
-      }
-      client.socket.end();
-      if (!upstream.socket.destroyed) {
-        if (!clientTerminated && upstream.socket.writable) upstream.socket.end(encode.Terminate());
-        else upstream.socket.end();
-      }
-      setTimeout(() => {
-        client.socket.destroy();
-        upstream.socket.destroy();
-      }, 2000).unref();
-      resolve(jerr ? `${why}: ${jerr.clientMessage}` : why);
-    };
-    const idle =
-      opts.idleTimeoutMs > 0
-        ? setInterval(() => {
-            if (Date.now() - Math.max(c2s.lastRead, s2c.lastRead) >= opts.idleTimeoutMs) {
-              finish('idle timeout', new JitError('idle_timeout', 'terminating connection due to idle timeout (limits.idleTimeout)'));
-            }
-          }, Math.max(250, Math.min(opts.idleTimeoutMs / 4, 5000)))
-        : null;
-    idle?.unref();
-    const onAbort = () => finish('ended by jitgate', ctx.signal.reason ?? new JitError('admin_shutdown', 'session ended by jitgate'));
-    if (ctx.signal.aborted) {
-      onAbort();
-      return;
-    }
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    c2s.onEnd = (why, err) => finish(clientTerminated ? 'client terminated' : why, clientFault(err));
-    s2c.onEnd = (why, err) => finish(why, upstreamFault(err, clientTerminated || serverSentFatal));
-
-    // Complete the client's login before anything else flows.
-    for (const g of opts.greeting) s2c.out.emit(g);
-    s2c.start(upstream.pending);
-    c2s.start(client.pending);
-  });
+  return runRelay(
+    { client, upstream, c2s, s2c, greeting: opts.greeting, idleTimeoutMs: opts.idleTimeoutMs },
+    {
+      errorMessage: (err) => errorResponseFor(err, 'FATAL'),
+      goodbye: encode.Terminate(),
+      clientTerminated: () => clientTerminated,
+      upstreamSaidWhy: () => serverSentFatal,
+      isCodecError: (e): e is Error => e instanceof FrameError || e instanceof MessageError,
+      unit: 'message',
+    },
+    ctx,
+  );
 }
 
 function isFatal(buf: Buffer, start: number, end: number): boolean {
@@ -415,23 +379,4 @@ function isFatal(buf: Buffer, start: number, end: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** What the client is told when its own side failed: a malformed message is its protocol error. */
-function clientFault(err: unknown): unknown {
-  if (err instanceof FrameError || err instanceof MessageError) {
-    return new JitError('protocol_violation', `invalid message from the client: ${err.message}`);
-  }
-  return err;
-}
-
-/** What the client is told when the upstream side ended or failed, unless it was already told or asked to end. */
-function upstreamFault(err: unknown, quietEnd: boolean): unknown {
-  if (err instanceof JitError) return err;
-  if (quietEnd) return undefined;
-  if (err instanceof FrameError || err instanceof MessageError) {
-    return new JitError('upstream_unavailable', 'invalid message from the upstream database');
-  }
-  if (err !== undefined) return new JitError('upstream_unavailable', 'lost the connection to the upstream database', { cause: err });
-  return new JitError('upstream_unavailable', 'the upstream database closed the connection');
 }
