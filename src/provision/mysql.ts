@@ -30,6 +30,7 @@
  * treats a `jit_` user without a row in its own table as a leftover.
  */
 import { once } from 'node:events';
+import { ReaperSchedule } from './reaper.js';
 import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
 import mysql from 'mysql2/promise';
@@ -247,8 +248,7 @@ export class MysqlProvisioner implements Provisioner {
   readonly #inflight = new Set<Promise<unknown>>();
   #prepared: Promise<MysqlFlavour> | undefined;
   #flavour: MysqlFlavour | undefined;
-  #reaper: NodeJS.Timeout | undefined;
-  #reaping: Promise<unknown> | undefined;
+  readonly #reaper = new ReaperSchedule();
   #closed = false;
 
   constructor(opts: MysqlProvisionerOptions) {
@@ -542,17 +542,11 @@ export class MysqlProvisioner implements Provisioner {
 
   /** Reaps now and then every `intervalMs`; `getLive` returns the upstream users of this instance's live sessions. */
   startReaper(getLive: () => Set<string>, intervalMs = 60_000): void {
-    this.stopReaper();
-    const tick = () => {
-      if (this.#reaping || this.#closed || this.#reaper !== timer) return;
-      this.#reaping = this.reap(getLive())
-        .catch((err) => this.#opts.log.warn({ event: 'reaper.failed', target: this.#opts.targetName, code: errCode(err) }, 'reaper pass failed'))
-        .finally(() => (this.#reaping = undefined));
-    };
-    const timer = setInterval(tick, intervalMs);
-    timer.unref();
-    this.#reaper = timer;
-    setImmediate(tick);
+    this.#reaper.start(
+      () => (this.#closed ? Promise.resolve() : this.reap(getLive())),
+      (err) => this.#opts.log.warn({ event: 'reaper.failed', target: this.#opts.targetName, code: errCode(err) }, 'reaper pass failed'),
+      intervalMs,
+    );
   }
 
   /** Ends the running statement (or the whole connection) of one upstream connection: a client's KILL routed by jitgate. */
@@ -564,15 +558,14 @@ export class MysqlProvisioner implements Provisioner {
   }
 
   stopReaper(): void {
-    if (this.#reaper) clearInterval(this.#reaper);
-    this.#reaper = undefined;
+    this.#reaper.stop();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.stopReaper();
-    await this.#reaping;
+    await this.#reaper.running;
     await Promise.allSettled([...this.#inflight]);
     await this.#pool.end();
   }

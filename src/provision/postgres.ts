@@ -4,6 +4,7 @@
  * and reaped when a crash left one behind.
  */
 import pg from 'pg';
+import { ReaperSchedule } from './reaper.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { Grant, Lease, Provisioner, ScramKeys, TeardownResult } from '../engine/types.js';
 import { JitError } from '../errors.js';
@@ -116,8 +117,7 @@ export class PostgresProvisioner implements Provisioner {
   /** Users this process created and has not finished tearing down: never reaped from under it. */
   readonly #held = new Set<string>();
   readonly #inflight = new Set<Promise<unknown>>();
-  #reaper: NodeJS.Timeout | undefined;
-  #reaping: Promise<unknown> | undefined;
+  readonly #reaper = new ReaperSchedule();
   #closed = false;
 
   constructor(opts: PostgresProvisionerOptions) {
@@ -474,29 +474,22 @@ export class PostgresProvisioner implements Provisioner {
 
   /** Reaps now and then every `intervalMs`; `getLive` returns the upstream users of this instance's live sessions. */
   startReaper(getLive: () => Set<string>, intervalMs = 60_000): void {
-    this.stopReaper();
-    const tick = () => {
-      if (this.#reaping || this.#closed || this.#reaper !== timer) return;
-      this.#reaping = this.reap(getLive())
-        .catch((err) => this.#opts.log.warn({ event: 'reaper.failed', target: this.#opts.targetName, sqlstate: sqlState(err) }, 'reaper pass failed'))
-        .finally(() => (this.#reaping = undefined));
-    };
-    const timer = setInterval(tick, intervalMs);
-    timer.unref();
-    this.#reaper = timer;
-    setImmediate(tick);
+    this.#reaper.start(
+      () => (this.#closed ? Promise.resolve() : this.reap(getLive())),
+      (err) => this.#opts.log.warn({ event: 'reaper.failed', target: this.#opts.targetName, sqlstate: sqlState(err) }, 'reaper pass failed'),
+      intervalMs,
+    );
   }
 
   stopReaper(): void {
-    if (this.#reaper) clearInterval(this.#reaper);
-    this.#reaper = undefined;
+    this.#reaper.stop();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.stopReaper();
-    await this.#reaping;
+    await this.#reaper.running;
     await Promise.allSettled([...this.#inflight]);
     await this.#pool.end();
   }
