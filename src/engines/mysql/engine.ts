@@ -1,5 +1,5 @@
 /** The MySQL engine: client login, upstream login as the ephemeral user, relay. */
-import { generateKeyPair, randomInt, type KeyObject } from 'node:crypto';
+import { generateKeyPair, randomInt, webcrypto, type KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
 import { SERVER_SESSION_STATE_CHANGED, encodeOkPacket, packet } from '../../../protocols/mysql/index.js';
@@ -25,7 +25,7 @@ export class MysqlEngine implements Engine {
   readonly protocol = 'mysql' as const;
   /** The version string of the last upstream logged in to: clients adapt to what they think they talk to. */
   private serverVersion = DEFAULT_VERSION;
-  private rsaKey: Promise<{ privateKey: KeyObject; publicKeyPem: string }> | null = null;
+  private rsaKey: Promise<{ privateKey: webcrypto.CryptoKey; publicKeyPem: string }> | null = null;
   /** Live sessions by the connection id jitgate gave their client: what a client's KILL names. */
   private readonly live = new Map<number, { upstreamId: number; sub: string; target: string }>();
   private readonly provisioners = new Map<string, MysqlProvisioner>();
@@ -36,13 +36,13 @@ export class MysqlEngine implements Engine {
   }
 
   /** jitgate's RSA key pair for caching_sha2_password on plain connections, made on first use (4096 bits: a token of up to 470 bytes fits RSA-OAEP). */
-  private rsa(): Promise<{ privateKey: KeyObject; publicKeyPem: string }> {
-    this.rsaKey ??= new Promise((resolve, reject) =>
-      generateKeyPair('rsa', { modulusLength: 4096 }, (err, publicKey, privateKey) => {
-        if (err) reject(err);
-        else resolve({ privateKey, publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() });
-      }),
-    );
+  private rsa(): Promise<{ privateKey: webcrypto.CryptoKey; publicKeyPem: string }> {
+    this.rsaKey ??= new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((resolve, reject) =>
+      generateKeyPair('rsa', { modulusLength: 4096 }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ privateKey, publicKey }))),
+    ).then(async ({ privateKey, publicKey }) => ({
+      privateKey: await webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSA-OAEP', hash: 'SHA-1' }, false, ['decrypt']),
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    }));
     return this.rsaKey;
   }
 

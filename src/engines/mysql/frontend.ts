@@ -5,7 +5,7 @@
  * encrypted with jitgate's RSA key on a plain connection (§ caching_sha2_password). Nothing
  * upstream happens here.
  */
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type webcrypto } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
@@ -42,7 +42,7 @@ import {
   encodeHandshakeV10,
   isSSLRequest,
   packet,
-  rsaDecryptPassword,
+  rsaDecryptPasswordAsync,
 } from '../../../protocols/mysql/index.js';
 import { JitError } from '../../errors.js';
 import type { ClientLogin, LoginRequest } from '../../engine/types.js';
@@ -84,7 +84,7 @@ export interface MysqlFrontendOptions {
   serverVersion: string;
   connectionId: number;
   /** jitgate's RSA key for caching_sha2_password without TLS. */
-  rsa: () => Promise<{ privateKey: KeyObject; publicKeyPem: string }>;
+  rsa: () => Promise<{ privateKey: webcrypto.CryptoKey; publicKeyPem: string }>;
 }
 
 /** A client that has sent its token and waits for the login result. */
@@ -224,7 +224,7 @@ export async function mysqlHandshake(raw: Socket, opts: MysqlFrontendOptions): P
           answer = await read();
         }
         try {
-          token = rsaDecryptPassword(rsa.privateKey, answer.payload, scramble);
+          token = await rsaDecryptPasswordAsync(rsa.privateKey, answer.payload, scramble);
         } catch {
           return await refuse(
             new JitError('invalid_password', 'the token must be sent over TLS or encrypted with jitgate\'s RSA key (caching_sha2_password)'),

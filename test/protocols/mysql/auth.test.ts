@@ -90,4 +90,16 @@ describe('RSA password exchange (sha256_password / caching_sha2_password full au
     assert.notEqual(my.rsaDecryptPassword(privateKey, encrypted, crypto.randomBytes(20)), password, 'another scramble');
     assert.equal(my.rsaDecryptPassword(privateKey, my.rsaEncryptPassword(pem, '', scramble), scramble), '');
   });
+
+  it('rsaDecryptPasswordAsync (WebCrypto, off the event loop) gives what rsaDecryptPassword gives; a wrong key rejects', async () => {
+    const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const key = await crypto.webcrypto.subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSA-OAEP', hash: 'SHA-1' }, false, ['decrypt']);
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const scramble = crypto.randomBytes(20);
+    const encrypted = my.rsaEncryptPassword(pem, 'a-token.of.some.length', scramble);
+    assert.equal(await my.rsaDecryptPasswordAsync(key, encrypted, scramble), 'a-token.of.some.length');
+    const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const otherKey = await crypto.webcrypto.subtle.importKey('pkcs8', other.export({ type: 'pkcs8', format: 'der' }), { name: 'RSA-OAEP', hash: 'SHA-1' }, false, ['decrypt']);
+    await assert.rejects(my.rsaDecryptPasswordAsync(otherKey, encrypted, scramble));
+  });
 });
