@@ -48,6 +48,8 @@ export interface UpstreamCredentials {
   /** Random ephemeral password. Secret. */
   password: string;
   scram?: ScramKeys;
+  /** MySQL/MariaDB: the role the session's first login makes its default and activates (SET DEFAULT ROLE, SET ROLE). */
+  role?: string;
 }
 
 /** The ephemeral upstream user held for one session. Disposing it tears the user down. */

@@ -13,7 +13,10 @@
  * computed here, the plaintext never reaches the server. MAX_USER_CONNECTIONS 2 leaves room for
  * the session and one KILL QUERY connection. MariaDB activates one default role per user, and
  * `SET DEFAULT ROLE … FOR <other user>` needs UPDATE on the whole `mysql` schema (which amounts
- * to root), so the new user sets its own default role in one short login of its own. A profile
+ * to root), so the new user sets its own default role: the lease names the role
+ * (`credentials.role`) and the engine's first upstream login — without a database, which the
+ * user cannot enter before its role is active — runs `SET DEFAULT ROLE`, `SET ROLE`, then
+ * COM_INIT_DB (COM_RESET_CONNECTION later falls back to that default). A profile
  * of several roles gets a per-session role `<user>_r` holding them, dropped with the user.
  * MySQL 8 takes `IDENTIFIED WITH caching_sha2_password BY '<password>'` (the plaintext does
  * travel, inside the admin connection), all roles, and `SET DEFAULT ROLE ALL TO`.
@@ -29,10 +32,8 @@
  * Two jitgate deployments sharing one server must share the metadata database too: each
  * treats a `jit_` user without a row in its own table as a leftover.
  */
-import { once } from 'node:events';
 import { ReaperSchedule } from './reaper.js';
 import fs from 'node:fs';
-import type { Duplex } from 'node:stream';
 import mysql from 'mysql2/promise';
 import { nativePasswordHash } from '../../protocols/mysql/auth.js';
 import type { TargetConfig } from '../config/schema.js';
@@ -179,15 +180,6 @@ export function flavourOf(version: string): MysqlFlavour {
 }
 
 /** Waits until the server has closed a connection (and so no longer counts it against the user). */
-async function quit(conn: mysql.Connection): Promise<void> {
-  const stream = (conn as unknown as { connection: { stream?: Duplex } }).connection.stream;
-  const closed = stream && !stream.destroyed ? once(stream, 'close').then(() => undefined, () => undefined) : Promise.resolve();
-  await conn.end();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, 1_000)))]);
-  clearTimeout(timer);
-  conn.destroy();
-}
 
 type Step =
   | { kind: 'connect' }
@@ -231,6 +223,8 @@ interface Plan {
   roles: string[];
   /** The per-session role (MariaDB, several roles), else undefined. */
   sessionRole: string | undefined;
+  /** MariaDB: the role the session's first login makes its default and activates. */
+  activate: string | undefined;
   expiresAt: Date;
 }
 
@@ -338,6 +332,7 @@ export class MysqlProvisioner implements Provisioner {
       user,
       roles,
       sessionRole: flavour === 'mariadb' && roles.length > 1 ? sessionRoleName(user) : undefined,
+      activate: flavour === 'mariadb' ? (roles.length > 1 ? sessionRoleName(user) : roles[0]) : undefined,
       expiresAt: new Date(Date.now() + this.#opts.maxSessionMs + 60_000),
     };
     const password = ephemeralPassword();
@@ -362,7 +357,6 @@ export class MysqlProvisioner implements Provisioner {
       } finally {
         conn.release();
       }
-      if (flavour === 'mariadb') await this.#activateRole(user, password, plan.sessionRole ?? roles[0]!);
     } catch (e) {
       const { step, cause } = e instanceof StepError ? e : { step: { kind: 'create' } as Step, cause: e };
       const err = this.#error(step, cause);
@@ -398,24 +392,6 @@ export class MysqlProvisioner implements Provisioner {
       const r = plan.roles[0]!;
       await run({ kind: 'grant', role: r }, `GRANT ${quoteMysqlName(r)} TO ${user}`);
     }
-  }
-
-  /** MariaDB: the user logs in once and makes `role` its default (see the header for why). */
-  async #activateRole(user: string, password: string, role: string): Promise<void> {
-    let conn: mysql.Connection;
-    try {
-      conn = await mysql.createConnection({ ...mysqlConnectOptions(this.#opts.target), user, password });
-    } catch (err) {
-      throw new StepError({ kind: 'default_role' }, err);
-    }
-    conn.on('error', () => undefined);
-    try {
-      await conn.query(`SET DEFAULT ROLE ${quoteMysqlName(role)}`);
-    } catch (err) {
-      conn.destroy();
-      throw new StepError({ kind: 'default_role' }, err);
-    }
-    await quit(conn);
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
@@ -487,7 +463,7 @@ export class MysqlProvisioner implements Provisioner {
     const release = (reason: string): Promise<TeardownResult> =>
       (released ??= this.#track(this.#teardown(plan.user, plan.sessionRole, reason)).finally(() => this.#held.delete(plan.user)));
     return {
-      credentials: { user: plan.user, password },
+      credentials: { user: plan.user, password, role: plan.activate },
       expiresAt: plan.expiresAt,
       release,
       async [Symbol.asyncDispose]() {

@@ -20,14 +20,21 @@ function grant(sub: string, role: string): Grant {
 }
 
 async function loginAs(up: MysqlUpstream, lease: Lease): Promise<mysql.Connection> {
+  // As the engine's first upstream login does it (MariaDB): no database until the lease's role is active.
+  const role = lease.credentials.role;
   const c = await mysql.createConnection({
     host: up.host,
     port: up.port,
-    database: up.database,
+    database: role ? undefined : up.database,
     user: lease.credentials.user,
     password: lease.credentials.password,
   });
   c.on('error', () => undefined);
+  if (role) {
+    await c.query(`SET DEFAULT ROLE \`${role}\``);
+    await c.query(`SET ROLE \`${role}\``);
+    await c.query(`USE \`${up.database}\``);
+  }
   return c;
 }
 

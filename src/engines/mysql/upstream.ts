@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import {
   CACHING_SHA2_PASSWORD,
+  COM_INIT_DB,
   CLIENT_CONNECT_ATTRS,
   CLIENT_CONNECT_WITH_DB,
   CLIENT_DEPRECATE_EOF,
@@ -32,6 +33,7 @@ import {
   decodeErrPacket,
   decodeHandshakeV10,
   decodeOkPacket,
+  encodeComQuery,
   encodeHandshakeResponse41,
   encodeSSLRequest,
   isErrPacket,
@@ -46,6 +48,7 @@ import { JitError } from '../../errors.js';
 import type { TargetConfig } from '../../config/schema.js';
 import type { UpstreamConnection, UpstreamCredentials } from '../../engine/types.js';
 import { connectTcp, upstreamTlsOptions } from '../../engine/sockets.js';
+import { quoteMysqlName } from '../../provision/mysql.js';
 import { PacketStream, type Packet } from './packet-stream.js';
 import type { MysqlClientLogin } from './frontend.js';
 
@@ -117,6 +120,29 @@ export async function mysqlConnect(target: TargetConfig, creds: UpstreamCredenti
     seq = (seq + 1) & 0xff;
     socket.write(packet(seq, payload));
   };
+  /**
+   * The user's own first commands (MariaDB): its role becomes its default and active, then the
+   * database (which it could not enter at login without the role's privileges).
+   */
+  const activateRole = async (role: string, capabilities: number): Promise<OkPacket> => {
+    let ok: OkPacket | undefined;
+    const commands = [
+      encodeComQuery(`SET DEFAULT ROLE ${quoteMysqlName(role)}`),
+      encodeComQuery(`SET ROLE ${quoteMysqlName(role)}`),
+      Buffer.concat([Buffer.from([COM_INIT_DB]), Buffer.from(target.database, 'utf8')]),
+    ];
+    for (const command of commands) {
+      seq = -1;
+      send(command);
+      const p = await read();
+      if (isErrPacket(p.payload)) {
+        const e = decodeErrPacket(p.payload);
+        throw new JitError('provisioning_failed', `the ephemeral user could not activate role ${role} and enter its database: ${e.message}`, { detail: String(e.errno) });
+      }
+      ok = decodeOkPacket(p.payload, capabilities);
+    }
+    return ok!;
+  };
   try {
     const first = await read();
     if (isErrPacket(first.payload)) throw upstreamError(first.payload, 'the upstream database refused the connection');
@@ -155,7 +181,8 @@ export async function mysqlConnect(target: TargetConfig, creds: UpstreamCredenti
         ...start,
         username: creds.user,
         authResponse: authResponse(plugin, creds.password, scramble, secure),
-        database: target.database,
+        // With a role still to activate, the database is entered after it (COM_INIT_DB).
+        database: creds.role ? undefined : target.database,
         authPluginName: plugin,
         attributes: start.capabilities & CLIENT_CONNECT_ATTRS ? client.attributes : undefined,
       }),
@@ -164,7 +191,8 @@ export async function mysqlConnect(target: TargetConfig, creds: UpstreamCredenti
       const p = await read();
       const head = p.payload[0];
       if (isOkPacket(p.payload)) {
-        const ok = decodeOkPacket(p.payload, start.capabilities);
+        let ok = decodeOkPacket(p.payload, start.capabilities);
+        if (creds.role) ok = await activateRole(creds.role, start.capabilities);
         const pending = stream.detach();
         return new MysqlUpstream(socket, framer, pending, ok, hello.serverVersion, hello.connectionId);
       }
