@@ -125,22 +125,23 @@ export async function mysqlConnect(target: TargetConfig, creds: UpstreamCredenti
    * database (which it could not enter at login without the role's privileges).
    */
   const activateRole = async (role: string, capabilities: number): Promise<OkPacket> => {
-    let ok: OkPacket | undefined;
+    // Pipelined in one write: the server answers commands in order, one response each.
     const commands = [
       encodeComQuery(`SET DEFAULT ROLE ${quoteMysqlName(role)}`),
       encodeComQuery(`SET ROLE ${quoteMysqlName(role)}`),
       Buffer.concat([Buffer.from([COM_INIT_DB]), Buffer.from(target.database, 'utf8')]),
     ];
-    for (const command of commands) {
-      seq = -1;
-      send(command);
+    socket.write(Buffer.concat(commands.map((c) => packet(0, c))));
+    let ok: OkPacket | undefined;
+    let failure: JitError | undefined;
+    for (let i = 0; i < commands.length; i++) {
       const p = await read();
       if (isErrPacket(p.payload)) {
         const e = decodeErrPacket(p.payload);
-        throw new JitError('provisioning_failed', `the ephemeral user could not activate role ${role} and enter its database: ${e.message}`, { detail: String(e.errno) });
-      }
-      ok = decodeOkPacket(p.payload, capabilities);
+        failure ??= new JitError('provisioning_failed', `the ephemeral user could not activate role ${role} and enter its database: ${e.message}`, { detail: String(e.errno) });
+      } else ok = decodeOkPacket(p.payload, capabilities);
     }
+    if (failure) throw failure;
     return ok!;
   };
   try {
