@@ -169,4 +169,20 @@ describe('MySQL through jitgate', () => {
       await idle.stop();
     }
   });
+
+  it('limits.maxMessage bounds a command spanning 16 MB packets: 1047, the session ends, its user is dropped', async () => {
+    const small = await startTestProxy(up, { targetName: 'shop', extra: { listen: { mysql: '127.0.0.1:0' }, limits: { maxMessage: 17 * 2 ** 20 } } });
+    try {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: small.proxy.addresses.mysql!.port, user: 'big', password: await small.token('big'), database: 'shop' });
+      c.on('error', () => undefined);
+      const [rows] = await c.query<mysql.RowDataPacket[]>('select current_user() as u');
+      const user = String(rows[0]!.u).split('@')[0]!;
+      const sql = `select length('${'z'.repeat(18 * 2 ** 20)}') as n`;
+      await assert.rejects(c.query(sql), (e: { errno?: number; code?: unknown; message: string }) => (e.errno ?? e.code) === 1047 && /maxMessage/.test(e.message));
+      assert.ok(await waitFor(async () => !(await jitMysqlUsers(up)).includes(user), 5000));
+      c.destroy();
+    } finally {
+      await small.stop();
+    }
+  });
 });

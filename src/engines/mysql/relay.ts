@@ -205,6 +205,8 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   let malformedCommand = false;
   /** The rest of a refused command of 16 MB or more is dropped. */
   let dropContinuation = false;
+  /** Bytes of the client's current command so far (a command of 16 MB or more spans packets). */
+  let commandBytes = 0;
 
   /** Sends the answers jitgate gives itself (refusals) whose turn has come, in command order. */
   const emitLocal = (): void => {
@@ -244,12 +246,15 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   const handleClient: PacketHandler = (seq, buf, start, end) => {
     const len = end - start - HEADER_LENGTH;
     if (clientContinues) {
+      commandBytes += len;
+      if (commandBytes > opts.maxMessage) throw new JitError('protocol_violation', `command larger than limits.maxMessage (${opts.maxMessage} bytes)`);
       clientContinues = len === MAX_PAYLOAD;
       if (dropContinuation) dropContinuation = clientContinues;
       else c2s.out.pass(buf, start, end);
       return;
     }
     clientContinues = len === MAX_PAYLOAD;
+    commandBytes = len;
     // After login a client only sends commands (sequence id 0) and the rest of one of 16 MB or
     // more: jitgate offers no LOCAL INFILE and refuses COM_CHANGE_USER, the only exchanges.
     if (seq !== 0) {
