@@ -185,4 +185,21 @@ describe('MySQL through jitgate', () => {
       await small.stop();
     }
   });
+
+  it('a row too large to hold for masking (over limits.maxMessage) fails its statement closed (1105); the session goes on', async () => {
+    const small = await startTestProxy(up, {
+      targetName: 'shop',
+      extra: { listen: { mysql: '127.0.0.1:0' }, limits: { maxMessage: 2 ** 24 }, masking: { detectors: ['email'] } },
+    });
+    try {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: small.proxy.addresses.mysql!.port, user: 'row', password: await small.token('row'), database: 'shop' });
+      // 16 MB of value: the row takes two packets, 9 bytes more than limits.maxMessage.
+      await assert.rejects(c.query(`select repeat('z', ${2 ** 24}) as big`), (e: { errno?: number; message: string }) => e.errno === 1105 && /maxMessage/.test(e.message));
+      const [rows] = await c.query<mysql.RowDataPacket[]>('select 1 as one');
+      assert.equal(rows[0]!.one, 1);
+      await c.end();
+    } finally {
+      await small.stop();
+    }
+  });
 });

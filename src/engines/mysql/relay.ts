@@ -356,7 +356,7 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   /** After a masking failure: the rest of the response is dropped (the client got an ERR_Packet). */
   let swallowing = false;
   /** Parts of a multi-packet server packet: assembled when it is a row to mask, else passed through. */
-  let serverParts: { seq: number; parts: Buffer[]; assemble: boolean } | null = null;
+  let serverParts: { seq: number; parts: Buffer[]; assemble: boolean; size: number } | null = null;
 
   const forward = (buf: Buffer, start: number, end: number): void => {
     const seq = buf[start + 3]!;
@@ -534,6 +534,14 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
     const len = end - start - HEADER_LENGTH;
     if (serverParts) {
       if (serverParts.assemble) {
+        serverParts.size += len;
+        if (serverParts.size > opts.maxMessage) {
+          // Too large to hold for masking: the statement fails closed, the rest of the row passes by unseen.
+          tracker.next(serverParts.parts[0]!);
+          failStatement(new JitError('masking_failed', `a row larger than limits.maxMessage (${opts.maxMessage} bytes) cannot be masked; the statement was stopped`), serverParts.seq);
+          serverParts = len === MAX_PAYLOAD ? { seq, parts: [], assemble: false, size: 0 } : null;
+          return;
+        }
         serverParts.parts.push(Buffer.from(buf.subarray(start + HEADER_LENGTH, end)));
         if (len === MAX_PAYLOAD) return;
         const whole = Buffer.concat(serverParts.parts);
@@ -548,10 +556,10 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
     if (len === MAX_PAYLOAD) {
       // A row to mask is assembled; anything else is classified by its first part and passed on.
       if (masking && tracker.inRows && !swallowing) {
-        serverParts = { seq, parts: [Buffer.from(buf.subarray(start + HEADER_LENGTH, end))], assemble: true };
+        serverParts = { seq, parts: [Buffer.from(buf.subarray(start + HEADER_LENGTH, end))], assemble: true, size: len };
         return;
       }
-      serverParts = { seq, parts: [], assemble: false };
+      serverParts = { seq, parts: [], assemble: false, size: 0 };
     }
     return serverPacket(seq, buf.subarray(start + HEADER_LENGTH, end), 1, [buf, start, end]);
   };
