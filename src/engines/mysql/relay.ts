@@ -570,8 +570,9 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
   return runRelay(
     { client, upstream, c2s, s2c, greeting: [opts.greeting], idleTimeoutMs: opts.idleTimeoutMs },
     {
-      // Between two whole packets: as the answer to a command in flight, else unsolicited (sequence id 0).
-      errorMessage: (err) => errPacketFor(err, tracker.busy || malformedCommand ? expectSeq : 0),
+      // Between two whole packets: as the answer to the command in flight; with none in flight, as the
+      // answer to the next one (sequence id 1), which is where clients read it (mysql2 reads it at once).
+      errorMessage: (err) => errPacketFor(err, tracker.busy || malformedCommand ? expectSeq : 1),
       goodbye: packet(0, Buffer.from([COM_QUIT])),
       clientTerminated: () => clientTerminated,
       upstreamSaidWhy: () => serverSentError,
