@@ -33,6 +33,7 @@
  * treats a `jit_` user without a row in its own table as a leftover.
  */
 import { ReaperSchedule } from './reaper.js';
+import { retryTransient } from './retry.js';
 import fs from 'node:fs';
 import mysql from 'mysql2/promise';
 import { nativePasswordHash } from '../../protocols/mysql/auth.js';
@@ -69,7 +70,6 @@ const TEARDOWN_BUDGET_MS = 4_000;
  */
 const STATEMENT_TIMEOUT_S = 2;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // Server error numbers (MariaDB/MySQL share them).
 const ER_DBACCESS_DENIED = 1044;
@@ -403,26 +403,23 @@ export class MysqlProvisioner implements Provisioner {
   /** Drops the user (and its session role, and its row), retrying transient failures. Never throws. */
   async #teardown(user: string, sessionRole: string | undefined, reason: string): Promise<TeardownResult> {
     const { log, targetName } = this.#opts;
-    const deadline = Date.now() + TEARDOWN_BUDGET_MS;
-    let delay = 50;
-    for (let attempts = 1; ; attempts++) {
-      try {
-        await this.#dropOnce(user, sessionRole);
-        log.debug?.({ event: 'teardown.done', user, target: targetName, reason, attempts }, 'ephemeral user dropped');
-        return { user, ok: true, attempts };
-      } catch (err) {
-        if (isTransientMysql(err) && Date.now() + delay < deadline && !this.#poolEnded()) {
-          await sleep(delay);
-          delay = Math.min(delay * 2, 1_000);
-          continue;
-        }
-        const code = errCode(err);
-        const error = `${code ? `${code}: ` : ''}${(err as Error)?.message ?? String(err)}`;
-        log.error({ event: 'teardown.failed', user, target: targetName, reason, attempts, code }, `ephemeral user teardown failed: ${error}`);
-        return { user, ok: false, attempts, error };
-      }
+    const r = await retryTransient(() => this.#dropOnce(user, sessionRole), {
+      budgetMs: TEARDOWN_BUDGET_MS,
+      firstDelayMs: 50,
+      maxDelayMs: 1_000,
+      transient: (err) => isTransientMysql(err) && !this.#poolEnded(),
+    });
+    const { attempts } = r;
+    if (r.ok) {
+      log.debug?.({ event: 'teardown.done', user, target: targetName, reason, attempts }, 'ephemeral user dropped');
+      return { user, ok: true, attempts };
     }
+    const code = errCode(r.error);
+    const error = `${code ? `${code}: ` : ''}${(r.error as Error)?.message ?? String(r.error)}`;
+    log.error({ event: 'teardown.failed', user, target: targetName, reason, attempts, code }, `ephemeral user teardown failed: ${error}`);
+    return { user, ok: false, attempts, error };
   }
+
 
   #poolEnded(): boolean {
     return (this.#pool.pool as unknown as { _closed?: boolean })._closed === true;

@@ -4,6 +4,7 @@
  * and reaped when a crash left one behind.
  */
 import pg from 'pg';
+import { retryTransient } from './retry.js';
 import { ReaperSchedule } from './reaper.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { Grant, Lease, Provisioner, ScramKeys, TeardownResult } from '../engine/types.js';
@@ -212,26 +213,24 @@ export class PostgresProvisioner implements Provisioner {
   /** Drops the user, retrying transient failures for about 10 s. Never throws. */
   async #teardown(user: string, owner: string | undefined, reason: string): Promise<TeardownResult> {
     const { log, targetName } = this.#opts;
-    const deadline = Date.now() + TEARDOWN_BUDGET_MS;
-    let delay = 100;
-    for (let attempts = 1; ; attempts++) {
-      try {
-        const reassignedTo = await this.#dropOnce(user, owner);
-        log.debug?.({ event: 'teardown.done', user, target: targetName, reason, attempts, reassignedTo }, 'ephemeral user dropped');
-        return reassignedTo ? { user, ok: true, attempts, reassignedTo } : { user, ok: true, attempts };
-      } catch (err) {
-        if (isTransient(err) && Date.now() + delay < deadline && !this.#poolEnded()) {
-          await sleep(delay);
-          delay = Math.min(delay * 2, 2_000);
-          continue;
-        }
-        const state = sqlState(err);
-        const error = err instanceof TeardownRefused ? err.message : `${state ? `SQLSTATE ${state}: ` : ''}${(err as Error)?.message ?? String(err)}`;
-        log.error({ event: 'teardown.failed', user, target: targetName, reason, attempts, sqlstate: state }, `ephemeral user teardown failed: ${error}`);
-        return { user, ok: false, attempts, error };
-      }
+    const r = await retryTransient(() => this.#dropOnce(user, owner), {
+      budgetMs: TEARDOWN_BUDGET_MS,
+      firstDelayMs: 100,
+      maxDelayMs: 2_000,
+      transient: (err) => isTransient(err) && !this.#poolEnded(),
+    });
+    const { attempts } = r;
+    if (r.ok) {
+      const reassignedTo = r.value;
+      log.debug?.({ event: 'teardown.done', user, target: targetName, reason, attempts, reassignedTo }, 'ephemeral user dropped');
+      return reassignedTo ? { user, ok: true, attempts, reassignedTo } : { user, ok: true, attempts };
     }
+    const state = sqlState(r.error);
+    const error = r.error instanceof TeardownRefused ? r.error.message : `${state ? `SQLSTATE ${state}: ` : ''}${(r.error as Error)?.message ?? String(r.error)}`;
+    log.error({ event: 'teardown.failed', user, target: targetName, reason, attempts, sqlstate: state }, `ephemeral user teardown failed: ${error}`);
+    return { user, ok: false, attempts, error };
   }
+
 
   #poolEnded(): boolean {
     return (this.#pool as unknown as { ending?: boolean }).ending === true;
