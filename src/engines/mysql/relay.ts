@@ -13,27 +13,16 @@ import {
   COM_BINLOG_DUMP,
   COM_BINLOG_DUMP_GTID,
   COM_CHANGE_USER,
-  COM_CREATE_DB,
-  COM_DEBUG,
-  COM_DROP_DB,
   COM_FIELD_LIST,
-  COM_INIT_DB,
-  COM_PING,
   COM_PROCESS_INFO,
-  COM_PROCESS_KILL,
   COM_QUERY,
   COM_QUIT,
-  COM_REFRESH,
   COM_REGISTER_SLAVE,
   COM_RESET_CONNECTION,
-  COM_SET_OPTION,
-  COM_SHUTDOWN,
-  COM_STATISTICS,
   COM_STMT_CLOSE,
   COM_STMT_EXECUTE,
   COM_STMT_FETCH,
   COM_STMT_PREPARE,
-  COM_STMT_RESET,
   COM_STMT_SEND_LONG_DATA,
   COM_TABLE_DUMP,
   HEADER_LENGTH,
@@ -83,7 +72,7 @@ import { runRelay } from '../../engine/relay-session.js';
 import { JitError, asJitError } from '../../errors.js';
 import type { ColumnInfo, RelayContext, ResultMasker } from '../../engine/types.js';
 import type { SessionMasking } from '../../masking/masking.js';
-import { ResponseTracker, type ResponseKind } from './response-tracker.js';
+import { ResponseTracker, SINGLE_RESPONSE_COMMANDS, type ResponseKind } from './response-tracker.js';
 import { errPacketFor } from './errors.js';
 import type { Packet } from './packet-stream.js';
 
@@ -109,11 +98,6 @@ const KILL = /^\s*KILL\s+(?:(QUERY|CONNECTION)\s+)?(\d{1,10})\s*;?\s*$/i;
 /** Commands answered with one packet. */
 /** ER_NO_SUCH_THREAD. */
 const ER_NO_SUCH_THREAD = 1094;
-
-const SINGLE = new Set([
-  COM_PING, COM_INIT_DB, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STMT_RESET, COM_PROCESS_KILL,
-  COM_REFRESH, COM_SHUTDOWN, COM_DEBUG, COM_STATISTICS, COM_CREATE_DB, COM_DROP_DB,
-]);
 
 /** How the masking module should read a column: JSON keys, numbers, or text (MySQL type → the module's type ids). */
 const JSON_OID = 114;
@@ -326,7 +310,7 @@ export function mysqlRelay(opts: MysqlRelayOptions, ctx: RelayContext): Promise<
         case COM_TABLE_DUMP:
           throw new JitError('feature_not_supported', 'replication is not supported through jitgate');
         default:
-          if (!SINGLE.has(command)) throw new JitError('protocol_violation', `unknown command 0x${command.toString(16)}`);
+          if (!SINGLE_RESPONSE_COMMANDS.has(command)) throw new JitError('protocol_violation', `unknown command 0x${command.toString(16)}`);
           kind = 'single';
           if (command === COM_RESET_CONNECTION) tracker.reset();
       }

@@ -6,6 +6,18 @@
  * COM_QUIT) are never queued.
  */
 import {
+  COM_PING,
+  COM_INIT_DB,
+  COM_RESET_CONNECTION,
+  COM_SET_OPTION,
+  COM_STMT_RESET,
+  COM_PROCESS_KILL,
+  COM_REFRESH,
+  COM_SHUTDOWN,
+  COM_DEBUG,
+  COM_STATISTICS,
+  COM_CREATE_DB,
+  COM_DROP_DB,
   CLIENT_DEPRECATE_EOF,
   SERVER_MORE_RESULTS_EXISTS,
   SERVER_STATUS_CURSOR_EXISTS,
@@ -21,6 +33,12 @@ import {
   isResultsetEnd,
   type ColumnDefinition41,
 } from '../../../protocols/mysql/index.js';
+
+/** Commands answered with exactly one packet (OK, ERR, EOF, or COM_STATISTICS's string). */
+export const SINGLE_RESPONSE_COMMANDS: ReadonlySet<number> = new Set([
+  COM_PING, COM_INIT_DB, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STMT_RESET, COM_PROCESS_KILL,
+  COM_REFRESH, COM_SHUTDOWN, COM_DEBUG, COM_STATISTICS, COM_CREATE_DB, COM_DROP_DB,
+]);
 
 /** What a command's response looks like. */
 export type ResponseKind =

@@ -14,21 +14,12 @@ import {
   CLIENT_DEPRECATE_EOF,
   CLIENT_PROTOCOL_41,
   CLIENT_SESSION_TRACK,
-  COM_CREATE_DB,
-  COM_DEBUG,
-  COM_DROP_DB,
   COM_FIELD_LIST,
   COM_INIT_DB,
-  COM_PING,
   COM_PROCESS_INFO,
-  COM_PROCESS_KILL,
   COM_QUERY,
   COM_QUIT,
-  COM_REFRESH,
   COM_RESET_CONNECTION,
-  COM_SET_OPTION,
-  COM_SHUTDOWN,
-  COM_STATISTICS,
   COM_STMT_CLOSE,
   COM_STMT_EXECUTE,
   COM_STMT_FETCH,
@@ -77,7 +68,7 @@ import {
   type ColumnDefinition41,
 } from '../../../protocols/mysql/index.js';
 import type { Direction } from '../../engine/types.js';
-import { ResponseTracker, type ResponseKind } from '../../engines/mysql/response-tracker.js';
+import { ResponseTracker, SINGLE_RESPONSE_COMMANDS, type ResponseKind } from '../../engines/mysql/response-tracker.js';
 import type { ProtocolDecoder, TranscriptEvent, TranscriptItem, Value } from './types.js';
 import { NOT_FIXED_DEC, binaryValueText, bytesText, type ValueColumn } from '../../../protocols/mysql/values.js';
 
@@ -88,12 +79,6 @@ type Part = { name: string; start: number; end: number };
 const ASSUMED_CAPABILITIES = CLIENT_PROTOCOL_41 | CLIENT_SESSION_TRACK;
 /** Largest logical payload replayed (limits.maxMessage cannot exceed it). */
 const MAX_LOGICAL = 1 << 30;
-/** Commands answered with one packet (as in the relay). */
-const SINGLE = new Set([
-  COM_PING, COM_INIT_DB, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STMT_RESET, COM_PROCESS_KILL,
-  COM_REFRESH, COM_SHUTDOWN, COM_DEBUG, COM_STATISTICS, COM_CREATE_DB, COM_DROP_DB,
-]);
-
 /** Reads one § Binary Protocol Value of `type` (a COM_STMT_EXECUTE parameter). */
 function readBinaryValue(r: PayloadReader, type: number): Buffer {
   switch (type) {
@@ -310,7 +295,7 @@ export class MysqlDecoder implements ProtocolDecoder {
         emit({ type: 'unknown', from: 'client', message: `${name}: ${p.toString('utf8', 1)}` });
         return;
       default:
-        if (SINGLE.has(command)) {
+        if (SINGLE_RESPONSE_COMMANDS.has(command)) {
           if (command === COM_RESET_CONNECTION) {
             this.statements.clear();
             for (const t of this.trackers) t.reset();
